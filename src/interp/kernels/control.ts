@@ -1,0 +1,2 @@
+/** @fileoverview control kernels (to be filled). */
+export {};

@@ -1,0 +1,7 @@
+/** @fileoverview Registers every kernel family of the reference interpreter. */
+import './elementwise.js';
+import './shape.js';
+import './reduce.js';
+import './nn.js';
+import './quant.js';
+import './control.js';

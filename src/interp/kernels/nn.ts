@@ -1,0 +1,2 @@
+/** @fileoverview nn kernels (to be filled). */
+export {};

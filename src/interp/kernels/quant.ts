@@ -1,0 +1,2 @@
+/** @fileoverview quant kernels (to be filled). */
+export {};

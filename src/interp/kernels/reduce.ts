@@ -1,0 +1,2 @@
+/** @fileoverview reduce kernels (to be filled). */
+export {};

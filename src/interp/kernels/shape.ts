@@ -1,0 +1,2 @@
+/** @fileoverview shape kernels (to be filled). */
+export {};

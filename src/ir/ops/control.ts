@@ -1,0 +1,2 @@
+/** @fileoverview control ops (to be filled). */
+export {};

@@ -1,0 +1,2 @@
+/** @fileoverview nn ops (to be filled). */
+export {};

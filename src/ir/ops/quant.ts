@@ -1,0 +1,2 @@
+/** @fileoverview quant ops (to be filled). */
+export {};

@@ -1,0 +1,2 @@
+/** @fileoverview reduce ops (to be filled). */
+export {};

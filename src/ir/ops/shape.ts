@@ -1,0 +1,2 @@
+/** @fileoverview shape ops (to be filled). */
+export {};
