@@ -5,3 +5,4 @@ import './reduce.js';
 import './nn.js';
 import './quant.js';
 import './control.js';
+import './fused.js';

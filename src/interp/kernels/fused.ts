@@ -1,0 +1,2 @@
+/** @fileoverview fused.* kernels (to be filled). */
+export {};

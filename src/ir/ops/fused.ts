@@ -1,0 +1,2 @@
+/** @fileoverview fused.* graph ops made by fusion passes (to be filled). */
+export {};
