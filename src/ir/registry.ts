@@ -61,6 +61,12 @@ export interface OpDef {
   upgrade?(node: Node, ctx: UpgradeCtx): void;
   /** The opset the canonical form was introduced in (what export declares at least). */
   readonly since?: number;
+  /**
+   * Non-ONNX ops (fused.*, q.*): build the equivalent onnx.* subgraph with `b` (inserted
+   * before `node`) and return the values replacing the node's outputs. Export uses this so the
+   * exported model runs in ONNX Runtime.
+   */
+  expand?(node: Node, b: import('./builder.js').Builder): Value[];
 }
 
 const REGISTRY = new Map<string, OpDef>();
