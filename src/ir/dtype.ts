@@ -77,6 +77,19 @@ export const isBig = (d: DType): boolean => d === 'i64' || d === 'u64';
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);
 
+/**
+ * float32 bits of x rounded to odd: when x is not a float32, the odd one of its two float32
+ * neighbours. Rounding that again to a format at least 2 bits narrower (f16, bf16) gives the
+ * correctly rounded result of x itself: no double-rounding error for float64 inputs.
+ */
+function f32BitsRoundToOdd(x: number): number {
+  f32buf[0] = x;
+  const b = u32buf[0]!;
+  const r = f32buf[0]!;
+  if (r === x || Number.isNaN(x) || (b & 1) !== 0) return b;
+  return Math.abs(r) > Math.abs(x) ? b - 1 : b + 1;
+}
+
 /** Round a number to the nearest IEEE half (round half to even), returned as a JS number. */
 export function roundF16(x: number): number {
   return f16BitsToNumber(numberToF16Bits(x));
@@ -84,8 +97,7 @@ export function roundF16(x: number): number {
 
 /** IEEE binary16 bits of x, round-to-nearest-even. */
 export function numberToF16Bits(x: number): number {
-  f32buf[0] = x;
-  const b = u32buf[0]!;
+  const b = f32BitsRoundToOdd(x);
   const sign = (b >>> 16) & 0x8000;
   const exp = (b >>> 23) & 0xff;
   let mant = b & 0x7fffff;
@@ -122,8 +134,7 @@ export function f16BitsToNumber(h: number): number {
 
 /** bfloat16 bits of x, round-to-nearest-even (NaN preserved). */
 export function numberToBf16Bits(x: number): number {
-  f32buf[0] = x;
-  const b = u32buf[0]!;
+  const b = f32BitsRoundToOdd(x);
   if ((b & 0x7fffffff) > 0x7f800000) return ((b >>> 16) | 0x40) & 0xffff;
   const lsb = (b >>> 16) & 1;
   return ((b + 0x7fff + lsb) >>> 16) & 0xffff;
@@ -213,4 +224,19 @@ export function floatRounder(d: DType, saturate = true): ((x: number) => number)
     case 'f8e5m2': return (x) => f8e5m2BitsToNumber(numberToF8e5m2Bits(x, saturate));
     default: return undefined;
   }
+}
+
+// ---- ONNX data type codes --------------------------------------------------------------------
+
+/** ONNX `TensorProto.DataType` code of each dtype (Cast's `to`, initializers, value infos). */
+export const ONNX_DTYPE_CODE: Readonly<Record<DType, number>> = {
+  f32: 1, u8: 2, i8: 3, u16: 4, i16: 5, i32: 6, i64: 7, bool: 9, f16: 10, f64: 11, u32: 12, u64: 13,
+  bf16: 16, f8e4m3: 17, f8e5m2: 19, u4: 21, i4: 22, i2: 26,
+};
+
+const FROM_ONNX_CODE = new Map<number, DType>(Object.entries(ONNX_DTYPE_CODE).map(([d, c]) => [c, d as DType]));
+
+/** The dtype of an ONNX data type code; undefined for types Lutra does not store (string, complex, FNUZ, f4, e8m0, u2). */
+export function dtypeFromOnnx(code: number): DType | undefined {
+  return FROM_ONNX_CODE.get(code);
 }

@@ -1,0 +1,173 @@
+/**
+ * @fileoverview Lutra Model → ONNX that onnxruntime runs. Non-ONNX ops (fused.*, q.*) are first
+ * expanded into onnx.* subgraphs by their `expand` hook, on a copy of the graph; constants become
+ * raw-data initializers; attributes are written with the kind their op schema declares.
+ */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { Builder } from '../../ir/builder.js';
+import { LutraError } from '../../ir/diagnostics.js';
+import { type AttrValue, Graph, Model, Node, Value, WeightStore } from '../../ir/graph.js';
+import { type AttrKind, getOp } from '../../ir/registry.js';
+import { Tensor } from '../../ir/tensor.js';
+import { type OnnxTypes, onnx } from './proto.js';
+import { tensorToProto } from './tensor-proto.js';
+import { typeToProto } from './value-types.js';
+
+/** The opset export declares at least (the canonical forms are those of the latest opsets). */
+export const EXPORT_MIN_OPSET = 21;
+
+/** Serialize a model as an ONNX ModelProto. */
+export function exportOnnx(model: Model): Uint8Array {
+  const graph = cloneGraph(model.graph, undefined, new Map(), copyWeights(model.graph.weights));
+  expandNonOnnx(graph);
+  let opset = EXPORT_MIN_OPSET;
+  forEachNode(graph, (n) => { opset = Math.max(opset, getOp(n.op)?.since ?? 0); });
+  const proto = onnx.ModelProto.create({
+    irVersion: opset >= 23 ? 11 : 10,
+    producerName: 'lutra',
+    docString: model.docString,
+    opsetImport: [{ domain: '', version: opset }],
+    metadataProps: Object.entries(model.metadata).map(([key, value]) => ({ key, value })),
+    graph: graphToProto(graph),
+  });
+  return onnx.ModelProto.encode(proto).finish();
+}
+
+/** Write a model to `path` (temp file then rename: a failed export leaves no partial file). */
+export function saveOnnx(model: Model, path: string): void {
+  const bytes = exportOnnx(model);
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new LutraError('io', `cannot write model: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path);
+  }
+}
+
+function copyWeights(w: WeightStore): WeightStore {
+  const out = new WeightStore();
+  for (const k of w.keys()) out.set(k, w.get(k)!);
+  return out;
+}
+
+/** A structural copy of `g` (values and nodes new, tensors shared) so export never changes the model. */
+function cloneGraph(g: Graph, parent: Graph | undefined, map: Map<Value, Value>, weights: WeightStore): Graph {
+  const out = new Graph(g.name, weights);
+  out.parent = parent;
+  const copy = (v: Value): Value => {
+    let c = map.get(v);
+    if (!c) {
+      c = new Value(v.name, v.type);
+      c.weight = v.weight;
+      map.set(v, c);
+    }
+    return c;
+  };
+  out.inputs = g.inputs.map(copy);
+  out.constants = g.constants.map(copy);
+  for (const n of g.nodes) {
+    const attrs: Record<string, AttrValue> = {};
+    for (const [k, a] of Object.entries(n.attrs)) attrs[k] = a instanceof Graph ? cloneGraph(a, out, map, weights) : a;
+    out.nodes.push(new Node(n.op, n.inputs.map((v) => (v ? copy(v) : null)), n.outputs.map(copy), attrs, n.name));
+  }
+  out.outputs = g.outputs.map(copy);
+  return out;
+}
+
+function forEachNode(g: Graph, f: (n: Node) => void): void {
+  for (const n of g.nodes) {
+    f(n);
+    for (const a of Object.values(n.attrs)) if (a instanceof Graph) forEachNode(a, f);
+  }
+}
+
+/** Replace every non-onnx node by its expansion, until only onnx.* ops remain. */
+function expandNonOnnx(g: Graph): void {
+  for (let round = 0; ; round++) {
+    const pending = g.nodes.filter((n) => !n.op.startsWith('onnx.'));
+    if (pending.length === 0) break;
+    if (round >= 16) throw new LutraError('unsupported', `expansion of ${pending[0]!.op} does not reach onnx.* ops`, pending[0]!.describe());
+    for (const n of pending) {
+      const def = getOp(n.op);
+      if (!def?.expand) throw new LutraError('unsupported', `${n.op} has no ONNX expansion, so it cannot be exported`, n.describe());
+      const b = new Builder(g);
+      b.insertionPoint = n;
+      const before = new Set(g.nodes);
+      const repl = def.expand(n, b);
+      n.outputs.forEach((o, i) => {
+        const r = repl[i];
+        if (!r) throw new Error(`internal error: expansion of ${n.describe()} returned no value for output ${i}`);
+        g.replaceAllUses(o, r);
+        if (r.producer && !before.has(r.producer)) r.name = o.name; // new values keep the names users know
+      });
+      g.remove(n);
+    }
+  }
+  for (const n of g.nodes) for (const a of Object.values(n.attrs)) if (a instanceof Graph) expandNonOnnx(a);
+}
+
+function graphToProto(g: Graph): OnnxTypes.GraphProto {
+  const defined = new Set<Value>([...g.inputs, ...g.constants]);
+  for (const n of g.nodes) for (const o of n.outputs) defined.add(o);
+  const nodes = g.nodes.map(nodeToProto);
+  const outputs = g.outputs.map((v, i) => {
+    if (!g.parent || defined.has(v)) return v;
+    // a subgraph output captured from the enclosing graph: ONNX wants it produced inside
+    const out = new Value(g.freshName(`${v.name}_${g.name}_out${i}`), v.type);
+    nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [v.name], output: [out.name] }));
+    return out;
+  });
+  return onnx.GraphProto.create({
+    name: g.name,
+    node: nodes,
+    initializer: g.constants.map((v) => {
+      const t = v.weight === undefined ? undefined : g.weights.get(v.weight);
+      if (!t) throw new LutraError('model', `constant %${v.name} has no data (weight @${v.weight}), so it cannot be exported`);
+      return tensorToProto(t, v.name);
+    }),
+    input: g.inputs.map((v) => valueInfo(v)),
+    output: outputs.map((v) => valueInfo(v)),
+  });
+}
+
+function valueInfo(v: Value): OnnxTypes.ValueInfoProto {
+  return onnx.ValueInfoProto.create({ name: v.name, type: typeToProto(v.type, `value '${v.name}'`) });
+}
+
+function nodeToProto(n: Node): OnnxTypes.NodeProto {
+  const def = getOp(n.op);
+  if (!def) throw new LutraError('unsupported', `unknown op ${n.op}`, n.describe());
+  const attribute = Object.entries(n.attrs).map(([name, a]) => {
+    const spec = def.attrs[name];
+    if (!spec) throw new LutraError('model', `attribute '${name}' is not in the schema of ${n.op}`, n.describe());
+    return attrToProto(name, spec.kind, a, n);
+  });
+  return onnx.NodeProto.create({
+    opType: n.op.slice('onnx.'.length),
+    name: n.name,
+    input: n.inputs.map((v) => v?.name ?? ''),
+    output: n.outputs.map((v) => v.name),
+    attribute,
+  });
+}
+
+const AT = onnx.AttributeProto.AttributeType;
+
+function attrToProto(name: string, kind: AttrKind, a: AttrValue, n: Node): OnnxTypes.AttributeProto {
+  const bad = (): never => { throw new LutraError('model', `attribute '${name}' must be ${kind}`, n.describe()); };
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const p = onnx.AttributeProto.create({ name });
+  switch (kind) {
+    case 'int': if (typeof a !== 'number') bad(); p.type = AT.INT; p.i = a as number; break;
+    case 'float': if (typeof a !== 'number') bad(); p.type = AT.FLOAT; p.f = a as number; break;
+    case 'string': if (typeof a !== 'string') bad(); p.type = AT.STRING; p.s = enc(a as string); break;
+    case 'ints': if (!Array.isArray(a)) bad(); p.type = AT.INTS; p.ints = a as number[]; break;
+    case 'floats': if (!Array.isArray(a)) bad(); p.type = AT.FLOATS; p.floats = a as number[]; break;
+    case 'strings': if (!Array.isArray(a)) bad(); p.type = AT.STRINGS; p.strings = (a as string[]).map(enc); break;
+    case 'tensor': if (!(a instanceof Tensor)) bad(); p.type = AT.TENSOR; p.t = tensorToProto(a as Tensor); break;
+    case 'graph': if (!(a instanceof Graph)) bad(); p.type = AT.GRAPH; p.g = graphToProto(a as Graph); break;
+  }
+  return p;
+}
