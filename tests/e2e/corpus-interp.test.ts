@@ -1,6 +1,8 @@
 /**
  * The reference interpreter reproduces ONNX Runtime's stored outputs for every corpus model, within
- * 1e-4 of each output's largest magnitude, on the first stored data set.
+ * 1e-4 of each output's largest magnitude, on the first stored data set. f16 outputs get 2e-3:
+ * ONNX Runtime rounds fp16 intermediates inside its kernels while Lutra rounds once per op, and
+ * 1e-4 is below one fp16 ulp (2^-10 relative).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import type { Tensor } from '../../src/ir/tensor.js';
 import { corpusModels, HAS_SHARED } from '../helpers/shared.js';
 
 const REL = 1e-4;
+const REL_F16 = 2e-3;
 
 /** Worst |actual - expected| relative to max |expected|, or why the tensors are not comparable. */
 function mismatch(actual: Tensor, expected: Tensor): string | undefined {
@@ -19,14 +22,16 @@ function mismatch(actual: Tensor, expected: Tensor): string | undefined {
   if (actual.shape.join() !== expected.shape.join()) return `shape [${actual.shape}], expected [${expected.shape}]`;
   const a = actual.toNumbers();
   const e = expected.toNumbers();
-  const scale = Math.max(...e.map(Math.abs).filter(Number.isFinite), Number.MIN_VALUE);
+  let scale = Number.MIN_VALUE;
+  for (const y of e) if (Number.isFinite(y)) scale = Math.max(scale, Math.abs(y));
+  const rel = expected.dtype === 'f16' ? REL_F16 : REL;
   let worst = 0;
   let at = -1;
   e.forEach((y, i) => {
     const d = Number.isNaN(y) && Number.isNaN(a[i]!) ? 0 : Math.abs(a[i]! - y);
     if (!(d <= worst)) { worst = d; at = i; }
   });
-  return worst <= REL * scale ? undefined : `max error ${worst} at element ${at} (${a[at]} vs ${e[at]}) exceeds ${REL} × ${scale}`;
+  return worst <= rel * scale ? undefined : `max error ${worst} at element ${at} (${a[at]} vs ${e[at]}) exceeds ${rel} × ${scale}`;
 }
 
 describe.skipIf(!HAS_SHARED)('reference interpreter on the corpus', () => {
