@@ -13,9 +13,9 @@ import { importGraph, subgraphsOf } from './import-graph.js';
 import { type OnnxTypes, onnx, toNum } from './proto.js';
 
 /** Oldest ai.onnx opset the importer accepts (upgrade hooks start here). */
-export const MIN_OPSET = 7;
+export const MIN_OPSET = 6;
 /** Newest ai.onnx opset the importer accepts (the canonical form). */
-export const MAX_OPSET = 23;
+export const MAX_OPSET = 25;
 
 /** How importOnnx reads a model. */
 export interface ImportOptions {

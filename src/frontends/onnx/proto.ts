@@ -3,7 +3,7 @@
  * small conversions every part of the frontend shares: int64 fields, element-type numbers.
  */
 import onnxProto from 'onnx-proto';
-import type { DType } from '../../ir/dtype.js';
+import { type DType, ONNX_DTYPE_CODE, dtypeFromOnnx } from '../../ir/dtype.js';
 
 /** The generated `onnx` namespace (ModelProto, TensorProto, ...). */
 export const onnx = onnxProto.onnx;
@@ -35,33 +35,20 @@ export function toBig(x: Int64, unsigned = false): bigint {
   return unsigned ? BigInt.asUintN(64, v) : BigInt.asIntN(64, v);
 }
 
-/** TensorProto.DataType numbers Lutra represents, and the dtype each maps to. */
-const FROM_ONNX: Readonly<Record<number, DType>> = {
-  1: 'f32', 2: 'u8', 3: 'i8', 4: 'u16', 5: 'i16', 6: 'i32', 7: 'i64', 9: 'bool', 10: 'f16', 11: 'f64',
-  12: 'u32', 13: 'u64', 16: 'bf16', 17: 'f8e4m3', 19: 'f8e5m2', 21: 'u4', 22: 'i4',
-};
-
 /** Names of the ONNX element types Lutra cannot represent, for error messages. */
 const UNSUPPORTED_NAMES: Readonly<Record<number, string>> = {
   0: 'UNDEFINED', 8: 'STRING', 14: 'COMPLEX64', 15: 'COMPLEX128', 18: 'FLOAT8E4M3FNUZ', 20: 'FLOAT8E5M2FNUZ',
-  23: 'FLOAT4E2M1', 24: 'FLOAT8E8M0', 25: 'UINT2', 26: 'INT2',
+  23: 'FLOAT4E2M1', 24: 'FLOAT8E8M0', 25: 'UINT2',
 };
 
-/** Lutra dtype of an ONNX element-type number; undefined when Lutra cannot represent it. */
-export function dtypeFromOnnx(t: number): DType | undefined {
-  return FROM_ONNX[t];
-}
+export { dtypeFromOnnx };
 
 /** `STRING (8)`: how messages name an ONNX element type. */
 export function onnxTypeName(t: number): string {
   return `${UNSUPPORTED_NAMES[t] ?? 'element type'} (${t})`;
 }
 
-const TO_ONNX: Readonly<Partial<Record<DType, number>>> = Object.fromEntries(
-  Object.entries(FROM_ONNX).map(([k, v]) => [v, Number(k)]),
-);
-
-/** ONNX element-type number of a Lutra dtype; undefined for dtypes ONNX has no number for (i2). */
+/** ONNX element-type number of a Lutra dtype. */
 export function dtypeToOnnx(d: DType): number | undefined {
-  return TO_ONNX[d];
+  return ONNX_DTYPE_CODE[d];
 }

@@ -4,10 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
-import {
-  type DType, type TypedArray, bf16BitsToNumber, dtypeInfo, f16BitsToNumber, f8e4m3BitsToNumber, f8e5m2BitsToNumber,
-  numberToBf16Bits, numberToF16Bits, numberToF8e4m3Bits, numberToF8e5m2Bits,
-} from '../../ir/dtype.js';
+import { type DType, bf16BitsToNumber, f16BitsToNumber, f8e4m3BitsToNumber, f8e5m2BitsToNumber } from '../../ir/dtype.js';
+import { rawByteLength, tensorFromBytes, tensorToBytes } from '../../ir/raw-data.js';
 import { LutraError } from '../../ir/diagnostics.js';
 import { Tensor } from '../../ir/tensor.js';
 import { numel } from '../../ir/types.js';
@@ -23,9 +21,6 @@ export interface TensorSource {
 
 const SMALL_FLOAT_DECODE: Partial<Record<DType, (bits: number) => number>> = {
   f16: f16BitsToNumber, bf16: bf16BitsToNumber, f8e4m3: f8e4m3BitsToNumber, f8e5m2: f8e5m2BitsToNumber,
-};
-const SMALL_FLOAT_ENCODE: Partial<Record<DType, (x: number) => number>> = {
-  f16: numberToF16Bits, bf16: numberToBf16Bits, f8e4m3: (x) => numberToF8e4m3Bits(x), f8e5m2: (x) => numberToF8e5m2Bits(x),
 };
 
 /** Decode a TensorProto; unsupported element types and malformed data are LutraErrors naming the tensor. */
@@ -66,41 +61,10 @@ function readExternal(p: OnnxTypes.ITensorProto, src: TensorSource, bad: Bad): U
   return buf.subarray(offset, offset + length);
 }
 
-/** Bytes in the packed serialized form: sub-byte types round up to whole bytes. */
-function packedBytes(dtype: DType, n: number): number {
-  const bits = dtypeInfo(dtype).bits;
-  return bits < 8 ? Math.ceil((n * bits) / 8) : n * (bits / 8);
-}
-
 function fromBytes(dtype: DType, shape: number[], raw: Uint8Array, bad: Bad): Tensor {
-  const n = numel(shape);
-  const want = packedBytes(dtype, n);
+  const want = rawByteLength(dtype, numel(shape));
   if (raw.length !== want) bad('model', `${dtype}[${shape.join(',')}] needs ${want} bytes of data, has ${raw.length}`);
-  const bytes = new Uint8Array(raw); // aligned copy
-  const t = Tensor.zeros(dtype, shape);
-  const decode = SMALL_FLOAT_DECODE[dtype];
-  if (decode) {
-    const bits = dtype === 'f16' || dtype === 'bf16' ? new Uint16Array(bytes.buffer, 0, n) : bytes;
-    const out = t.data as Float32Array;
-    for (let i = 0; i < n; i++) out[i] = decode(bits[i]!);
-  } else if (dtype === 'i4' || dtype === 'u4') {
-    unpack4(bytes, t.data as Int8Array | Uint8Array, dtype === 'i4');
-  } else if (dtype === 'bool') {
-    const out = t.data as Uint8Array;
-    for (let i = 0; i < n; i++) out[i] = bytes[i] ? 1 : 0;
-  } else {
-    const Ctor = dtypeInfo(dtype).storage;
-    t.data.set(new Ctor(bytes.buffer, 0, n) as never);
-  }
-  return t;
-}
-
-/** Two 4-bit values per byte, low nibble first. */
-function unpack4(bytes: ArrayLike<number>, out: Int8Array | Uint8Array, signed: boolean): void {
-  for (let i = 0; i < out.length; i++) {
-    const nib = (bytes[i >> 1]! >> ((i & 1) * 4)) & 0xf;
-    out[i] = signed && nib >= 8 ? nib - 16 : nib;
-  }
+  return tensorFromBytes(dtype, shape, new Uint8Array(raw)); // aligned copy
 }
 
 function fromFields(dtype: DType, shape: number[], p: OnnxTypes.ITensorProto, bad: Bad): Tensor {
@@ -127,10 +91,9 @@ function fromFields(dtype: DType, shape: number[], p: OnnxTypes.ITensorProto, ba
       else { const d = t.data as Uint32Array; for (let i = 0; i < n; i++) d[i] = toNum(src[i]!); }
       break;
     }
-    case 'i4': case 'u4':
-      check(i32.length, 'int32_data (two values per entry)', Math.ceil(n / 2));
-      unpack4(i32, t.data as Int8Array | Uint8Array, dtype === 'i4');
-      break;
+    case 'i4': case 'u4': case 'i2':
+      check(i32.length, 'int32_data (packed bytes)', rawByteLength(dtype, n));
+      return tensorFromBytes(dtype, shape, Uint8Array.from(i32));
     default: {
       check(i32.length, 'int32_data');
       const decode = SMALL_FLOAT_DECODE[dtype];
@@ -145,29 +108,6 @@ function fromFields(dtype: DType, shape: number[], p: OnnxTypes.ITensorProto, ba
 export function tensorToProto(t: Tensor, name = ''): OnnxTypes.TensorProto {
   const dataType = dtypeToOnnx(t.dtype);
   if (dataType === undefined) throw new LutraError('unsupported', `dtype ${t.dtype} has no ONNX element type`, name ? `tensor '${name}'` : undefined);
-  return onnx.TensorProto.create({ name, dims: [...t.shape], dataType, rawData: tensorBytes(t) });
+  return onnx.TensorProto.create({ name, dims: [...t.shape], dataType, rawData: tensorToBytes(t) });
 }
 
-/** The tensor's data in ONNX raw_data form. */
-export function tensorBytes(t: Tensor): Uint8Array {
-  const n = t.size;
-  const encode = SMALL_FLOAT_ENCODE[t.dtype];
-  if (encode) {
-    const src = t.data as Float32Array;
-    if (t.dtype === 'f16' || t.dtype === 'bf16') {
-      const bits = new Uint16Array(n);
-      for (let i = 0; i < n; i++) bits[i] = encode(src[i]!);
-      return new Uint8Array(bits.buffer);
-    }
-    const bits = new Uint8Array(n);
-    for (let i = 0; i < n; i++) bits[i] = encode(src[i]!);
-    return bits;
-  }
-  if (t.dtype === 'i4' || t.dtype === 'u4') {
-    const out = new Uint8Array(Math.ceil(n / 2));
-    for (let i = 0; i < n; i++) out[i >> 1]! |= ((t.data[i] as number) & 0xf) << ((i & 1) * 4);
-    return out;
-  }
-  const d: TypedArray = t.data;
-  return new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength));
-}

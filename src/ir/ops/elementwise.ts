@@ -5,6 +5,7 @@
  */
 import { type DType, dtypeFromOnnx, isFloat } from '../dtype.js';
 import { LutraError } from '../diagnostics.js';
+import { constantOf } from '../builder.js';
 import type { Node } from '../graph.js';
 import { registerOp, type AttrSpec, type InferCtx, type UpgradeCtx } from '../registry.js';
 import { broadcastShapes } from '../shape-utils.js';
@@ -71,6 +72,7 @@ function defineOps(specs: readonly EwSpec[], arity: readonly [number, number]): 
   for (const s of specs) {
     registerOp({
       name: `onnx.${s.name}`, summary: s.summary, inputs: arity, outputs: [1, 1], attrs: s.attrs ?? {}, since: s.since,
+      upgrade: arity[1] === 2 ? (s.name === 'PRelu' ? upgradePRelu : upgradeLegacyBroadcast) : undefined,
       infer: (ctx) => {
         ctx.inputs.forEach((_, i) => checkDType(ctx, i, s.types));
         checkSameType(ctx);
@@ -184,6 +186,7 @@ registerOp({
     checkDType(ctx, 1, NUMERIC);
     return broadcastInfer(ctx);
   },
+  upgrade: upgradeLegacyBroadcast,
 });
 
 registerOp({
@@ -229,7 +232,49 @@ registerOp({
   },
 });
 
-// ---- opset upgrades (the importer reads opsets 7 and later) ----------------------------------
+// ---- opset upgrades (the importer reads opsets 6 and later) ----------------------------------
+
+/** Reshape constant input `i` to `shape` (a new constant; the old one may still have other users). */
+function reshapeConstantInput(node: Node, i: number, shape: readonly number[], ctx: UpgradeCtx): boolean {
+  const v = node.inputs[i];
+  const t = v && constantOf(ctx.graph, v);
+  if (!v || !t) return false;
+  node.inputs[i] = ctx.constant(t.reshape(shape), `${v.name}_bcast`);
+  return true;
+}
+
+/**
+ * Opset < 7 binary ops: `broadcast=1` aligns B with A starting at `axis` (default: trailing
+ * dims, i.e. numpy). A constant B is reshaped with trailing 1s so numpy broadcasting gives the
+ * same result; a non-constant B with a non-trailing axis cannot be expressed and is refused.
+ */
+function upgradeLegacyBroadcast(node: Node, ctx: UpgradeCtx): void {
+  if (ctx.opset >= 7) return;
+  const { broadcast, axis } = node.attrs as { broadcast?: number; axis?: number };
+  delete node.attrs.broadcast;
+  delete node.attrs.axis;
+  const a = node.inputs[0]?.type.shape;
+  const b = node.inputs[1]?.type.shape;
+  if (!broadcast || axis === undefined || !a || !b) return;
+  const start = axis < 0 ? axis + a.length : axis;
+  const trailing = a.length - start - b.length;
+  if (trailing === 0) return;
+  const bs = b.map((d) => (typeof d === 'number' ? d : NaN));
+  if (trailing < 0 || bs.some(Number.isNaN) || !reshapeConstantInput(node, 1, [...bs, ...new Array<number>(trailing).fill(1)], ctx)) {
+    ctx.fail(`opset ${ctx.opset} broadcast with axis=${axis} needs a constant second input of known shape`);
+  }
+}
+
+/** Opset < 7 PRelu: a 1-D slope of size C applies per channel (axis 1), not along the last axis. */
+function upgradePRelu(node: Node, ctx: UpgradeCtx): void {
+  if (ctx.opset >= 7) return;
+  const x = node.inputs[0]?.type.shape;
+  const slope = node.inputs[1]?.type.shape;
+  if (!x || !slope || slope.length !== 1 || x.length <= 2 || slope[0] === 1 || typeof slope[0] !== 'number') return;
+  if (!reshapeConstantInput(node, 1, [slope[0], ...new Array<number>(x.length - 2).fill(1)], ctx)) {
+    ctx.fail(`opset ${ctx.opset} per-channel PRelu needs a constant slope`);
+  }
+}
 
 /** Opset < 11 Clip: the `min`/`max` attributes become scalar constant inputs of x's dtype. */
 function upgradeClip(node: Node, ctx: UpgradeCtx): void {
