@@ -6,10 +6,7 @@
  *
  * A plugin exports passes (or arrays of passes); `--plugin` registers them. See docs/writing-a-pass.md.
  */
-import { isFloat } from '../../src/ir/dtype.js';
-import { Tensor } from '../../src/ir/tensor.js';
-import { P, rule } from '../../src/rewrite/index.js';
-import { rewritePass } from '../../src/passes/manager.js';
+import { isFloat, P, rewritePass, rule, Tensor } from 'lutra';
 
 /** onnx.Div(x, c) → onnx.Mul(x, 1/c), for a floating-point constant c without zeros. */
 export const divToMul = rule('div-to-mul', P.op('onnx.Div', [P.any('x'), P.const('c')]), ({ x, c }, ctx) => {

@@ -220,19 +220,27 @@ const isPass = (x: unknown): x is AnyPass =>
   typeof x === 'object' && x !== null && typeof (x as AnyPass).name === 'string' && typeof (x as AnyPass).run === 'function'
   && typeof (x as AnyPass).options === 'object';
 
+let tsLoader: Promise<unknown> | undefined;
+
+/** TypeScript plugins load through tsx's ESM loader, registered once on first use. */
+function registerTsLoader(): Promise<unknown> {
+  tsLoader ??= import('tsx/esm/api').then((m) => m.register());
+  return tsLoader;
+}
+
 /**
  * Import a plugin module and register the passes it exports (each export may be a pass or an
- * array of passes). `.ts` modules load when Lutra runs under tsx or vitest; under plain
- * Node, compile the plugin to `.js` first. Returns the passes registered.
+ * array of passes). `.ts` plugins are loaded through tsx, so users need no build step.
+ * Returns the passes registered.
  */
 export async function loadPlugin(path: string): Promise<AnyPass[]> {
   let mod: Record<string, unknown>;
   try {
+    if (/\.[cm]?ts$/.test(path) && !process.execArgv.some((a) => a.includes('tsx'))) await registerTsLoader();
     mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const hint = err.code === 'ERR_UNKNOWN_FILE_EXTENSION' ? ' (run lutra under tsx to load .ts plugins, or compile the plugin to .js)' : '';
-    throw new LutraError('usage', `cannot load plugin: ${err.message.split('\n')[0]}${hint}`, path);
+    throw new LutraError('usage', `cannot load plugin: ${err.message.split('\n')[0]}`, path);
   }
   const found = Object.values(mod).flatMap((x) => (Array.isArray(x) ? x : [x])).filter(isPass);
   if (found.length === 0) throw new LutraError('usage', 'the plugin exports no passes (export a pass or an array of passes)', path);
