@@ -3,7 +3,8 @@
  * `.lir` through the text IR. Writes are atomic (temp file, then rename), so a failed command
  * never leaves a partial output file behind.
  */
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from './io.js';
 import { extname } from 'node:path';
 import { LutraError } from './ir/diagnostics.js';
 import type { Model } from './ir/graph.js';
@@ -45,18 +46,6 @@ export function verifyParsed(model: Model): void {
   const lines = (at ? [at, ...vs.filter((v) => v !== at)] : vs).map((v) => `${v.node ? `${v.node.describe()}: ` : ''}${v.message} [${v.rule}]`);
   const message = vs.length === 1 ? lines[0]! : `${vs.length} problems: ${lines.join('; ')}`;
   throw new LutraError('verify', message, loc ? `${loc.file}:${loc.line}:${loc.col}` : `graph @${model.graph.name}`);
-}
-
-/** Write `data` to `path` through a temp file in the same directory, then rename. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new LutraError('io', `cannot write file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path);
-  }
 }
 
 /** Save a model as `.onnx` (export) or `.lir` (text IR with weights included). */

@@ -3,7 +3,7 @@
  * expanded into onnx.* subgraphs by their `expand` hook, on a copy of the graph; constants become
  * raw-data initializers; attributes are written with the kind their op schema declares.
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../io.js';
 import { Builder } from '../../ir/builder.js';
 import { LutraError } from '../../ir/diagnostics.js';
 import { type AttrValue, Graph, Model, Node, Value, WeightStore } from '../../ir/graph.js';
@@ -35,15 +35,7 @@ export function exportOnnx(model: Model): Uint8Array {
 
 /** Write a model to `path` (temp file then rename: a failed export leaves no partial file). */
 export function saveOnnx(model: Model, path: string): void {
-  const bytes = exportOnnx(model);
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new LutraError('io', `cannot write model: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path);
-  }
+  writeFileAtomic(path, exportOnnx(model));
 }
 
 function copyWeights(w: WeightStore): WeightStore {

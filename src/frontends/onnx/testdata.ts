@@ -3,7 +3,8 @@
  * TensorProtos (or `.npy`) directly in a directory or in `test_data_set_<n>/` subdirectories.
  * `lutra run`, calibration, evaluation and the conformance-suite runner all read data here.
  */
-import { existsSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../../io.js';
 import { dirname, join } from 'node:path';
 import { LutraError } from '../../ir/diagnostics.js';
 import type { Tensor } from '../../ir/tensor.js';
@@ -47,14 +48,7 @@ export function readTensor(path: string): Tensor {
 
 /** Write a tensor as a `.pb` TensorProto (temp file then rename: never a partial file). */
 export function writeTensor(path: string, t: Tensor, name = ''): void {
-  const bytes = onnx.TensorProto.encode(tensorToProto(t, name)).finish();
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (e) {
-    throw new LutraError('io', `cannot write file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path);
-  }
+  writeFileAtomic(path, onnx.TensorProto.encode(tensorToProto(t, name)).finish());
 }
 
 const DATA_FILE = /^(input|output)_(\d+)\.(pb|npy)$/;

@@ -13,6 +13,7 @@ import { Graph, Model } from '../../../../src/ir/graph.js';
 import { registerOp } from '../../../../src/ir/registry.js';
 import { Tensor } from '../../../../src/ir/tensor.js';
 import { tensorType } from '../../../../src/ir/types.js';
+import { errorOf } from '../../../helpers/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lutra-export-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -30,16 +31,6 @@ function gemmModel(): Model {
 /** The graph of a serialized model, with the decoded (non-optional) field types. */
 function graphOf(bytes: Uint8Array): OnnxTypes.GraphProto {
   return onnx.ModelProto.decode(bytes).graph as OnnxTypes.GraphProto;
-}
-
-function errorOf(f: () => unknown): LutraError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof LutraError) return e;
-    throw e;
-  }
-  throw new Error('expected a LutraError');
 }
 
 describe('exportOnnx', () => {

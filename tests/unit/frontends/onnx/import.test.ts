@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importOnnx, loadOnnx } from '../../../../src/frontends/onnx/import.js';
 import type { OnnxTypes } from '../../../../src/frontends/onnx/proto.js';
-import { LutraError } from '../../../../src/ir/diagnostics.js';
 import type { Model } from '../../../../src/ir/graph.js';
 import { getOp } from '../../../../src/ir/registry.js';
 import { f32Init, modelBytes, node, vi } from './protos.js';
+import { errorOf } from '../../../helpers/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lutra-import-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -30,17 +30,6 @@ function constant(m: Model, name: string) {
   const v = m.graph.constants.find((c) => c.name === name);
   if (!v) throw new Error(`no constant ${name}`);
   return m.graph.constValue(v)!;
-}
-
-/** The LutraError `f` throws. */
-function errorOf(f: () => unknown): LutraError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof LutraError) return e;
-    throw e;
-  }
-  throw new Error('expected a LutraError');
 }
 
 describe('initializers', () => {

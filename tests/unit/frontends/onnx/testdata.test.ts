@@ -6,8 +6,8 @@ import {
   decodeNpy, encodeNpy, readDataDir, readTensor, tensorFromProto, tensorToProto, writeTensor,
 } from '../../../../src/frontends/onnx/testdata.js';
 import type { DType } from '../../../../src/ir/dtype.js';
-import { LutraError } from '../../../../src/ir/diagnostics.js';
 import { Tensor } from '../../../../src/ir/tensor.js';
+import { errorOf } from '../../../helpers/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lutra-testdata-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -18,16 +18,6 @@ const SAMPLES: [DType, number[]][] = [
   ['i32', [1, -2, 2 ** 31 - 1, 0]], ['i16', [1, -2, 32767, 0]], ['i8', [1, -2, 127, -128]], ['u8', [1, 2, 255, 0]],
   ['u16', [1, 2, 65535, 0]], ['u32', [1, 2, 2 ** 32 - 1, 0]], ['bool', [1, 0, 0, 1]], ['i4', [1, -2, 7, -8]], ['u4', [1, 2, 15, 0]],
 ];
-
-function errorOf(f: () => unknown): LutraError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof LutraError) return e;
-    throw e;
-  }
-  throw new Error('expected a LutraError');
-}
 
 describe('TensorProto files', () => {
   it.each(SAMPLES)('%s round-trips through tensorToProto / tensorFromProto', (dtype, values) => {
