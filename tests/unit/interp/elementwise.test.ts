@@ -296,8 +296,10 @@ describe('ONNX node conformance tests', () => {
     const report = runOnnxSuite(dir, { filter: new RegExp(`^test_(${stems.join('|')})(_|\\d|$)`) });
     expect(report.results.filter((r) => r.status === 'failed')).toEqual([]);
     expect(report.passed).toBeGreaterThan(300);
-    // skips come from the importer (opset range, string / FNUZ / f4 / 2-bit types) or ops of other families
+    // skips come from the importer (opset range, string / FNUZ / f4 / 2-bit types), casts to a
+    // type Lutra does not store, or ops of other families — never from a missing op of this family
     const mine = new RegExp(`(onnx\\.|ai\\.onnx::)(${OPS.join('|')})\\b`);
-    expect(report.results.filter((r) => r.status === 'skipped' && mine.test(r.reason ?? ''))).toEqual([]);
+    const unstorable = /Lutra does not store it/;
+    expect(report.results.filter((r) => r.status === 'skipped' && mine.test(r.reason ?? '') && !unstorable.test(r.reason ?? ''))).toEqual([]);
   });
 });
