@@ -7,7 +7,7 @@ import type { Node } from '../graph.js';
 import { registerOp, type InferCtx, type UpgradeCtx } from '../registry.js';
 import { Tensor } from '../tensor.js';
 import type { Dim, TensorType } from '../types.js';
-import { axisIn, constInts, need, reducedShape } from './shape.js';
+import { axisIn, constInts, need, reducedShape } from './shape-common.js';
 
 /** Each reduction and the opset its axes-as-input form appeared in. */
 export const REDUCE_OPS: Readonly<Record<string, { summary: string; since: number }>> = {

@@ -1,43 +1,23 @@
 /**
- * @fileoverview Shape and data-movement ops: Reshape, Transpose, Concat/Split, Slice, the
- * Gather/Scatter family, Pad, Resize, Einsum and friends. Shape arithmetic (symbolic reshape,
- * slice ranges, resize output sizes, Einsum equations) lives here once and is shared by type
- * inference and the interpreter kernels. Statically known shape/axes inputs are read with
+ * @fileoverview Shape and data-movement ops: Reshape, Transpose, Concat/Split, Slice, Shape,
+ * Expand/Tile, Range, Pad, Trilu, CumSum, DepthToSpace and friends. Shape arithmetic (symbolic
+ * reshape, slice ranges, Split chunks, Shape ranges) lives here once and is shared by type
+ * inference and the interpreter kernels; the Gather/Scatter family, Resize and Einsum live in
+ * gather.ts, resize.ts and einsum.ts. Statically known shape/axes inputs are read with
  * `ctx.constant(i)`; what is not known becomes '?' dims or unknown rank.
  */
 import { type DType, dtypeFromOnnx } from '../dtype.js';
 import type { Node } from '../graph.js';
-import { registerOp, type AttrSpec, type InferCtx, type UpgradeCtx } from '../registry.js';
+import { registerOp, type InferCtx, type UpgradeCtx } from '../registry.js';
 import { broadcastShapes, normalizeAxis } from '../shape-utils.js';
 import { Tensor } from '../tensor.js';
 import { formatShape, isQuant, type Dim, type Shape, type TensorType } from '../types.js';
+import {
+  attrToInput, axisIn, constInts, hint, int, need, optInt, optInts, same, setInput, str, unknownRank,
+} from './shape-common.js';
 
-const int = (d: number): AttrSpec => ({ kind: 'int', default: d });
-const float = (d: number): AttrSpec => ({ kind: 'float', default: d });
-const str = (d: string): AttrSpec => ({ kind: 'string', default: d });
-const optInt: AttrSpec = { kind: 'int', optional: true };
-const optInts: AttrSpec = { kind: 'ints', optional: true };
 
-// ---- shared helpers --------------------------------------------------------------------------
-
-/** Input `i`, failing when it is omitted. */
-export function need(ctx: InferCtx, i: number): TensorType {
-  const t = ctx.inputs[i];
-  if (!t) return ctx.fail(`missing input ${i}`);
-  return t;
-}
-
-/** Statically known integer input `i` (shape, axes, pads), or undefined. */
-export function constInts(ctx: InferCtx, i: number): number[] | undefined {
-  return ctx.constant(i)?.toNumbers();
-}
-
-/** Normalize `axis` against `rank` or fail naming it. */
-export function axisIn(ctx: InferCtx, axis: number, rank: number): number {
-  const a = normalizeAxis(axis, rank);
-  if (a === undefined) return ctx.fail(`axis ${axis} is out of range for rank ${rank}`);
-  return a;
-}
+// ---- shape arithmetic ------------------------------------------------------------------------
 
 /** Product of dims: a number when all are static, a symbol when it is the only non-1 factor, else '?'. */
 export function dimProduct(dims: readonly Dim[]): Dim {
@@ -128,32 +108,11 @@ function expandShape(ctx: InferCtx, shape: Shape, target: readonly number[]): Di
   return r;
 }
 
-/** Set input `i` of `node`, padding with omitted (null) inputs. */
-function setInput(node: Node, i: number, v: Node['inputs'][number]): void {
-  while (node.inputs.length <= i) node.inputs.push(null);
-  node.inputs[i] = v;
-}
-
-/** Name hint for constants an upgrade creates. */
-const hint = (node: Node, what: string): string => `${node.name || node.outputs[0]?.name || 'node'}_${what}`;
-
-/** Move attribute `name` (ints, or one int) to input `i` as an i64 constant; absent attributes leave the input omitted. */
-function attrToInput(node: Node, ctx: UpgradeCtx, name: string, i: number): void {
-  const v = node.attrs[name] as number | number[] | undefined;
-  delete node.attrs[name];
-  if (v === undefined) return;
-  const list = Array.isArray(v) ? v : [v];
-  setInput(node, i, ctx.constant(Tensor.from('i64', [list.length], list), hint(node, name)));
-}
-
 /** Upgrade that moves int attributes to inputs for opsets before `before`. */
 const movesAttrs = (before: number, moves: readonly (readonly [string, number])[]) => (node: Node, ctx: UpgradeCtx): void => {
   if (ctx.opset >= before) return;
   for (const [name, i] of moves) attrToInput(node, ctx, name, i);
 };
-
-const same = (ctx: InferCtx): TensorType[] => [need(ctx, 0)];
-const unknownRank = (t: TensorType): TensorType[] => [{ dtype: t.dtype, shape: undefined }];
 
 // ---- Reshape, Flatten, Squeeze, Unsqueeze, Transpose -------------------------------------------
 
@@ -361,61 +320,6 @@ registerOp({
   upgrade: movesAttrs(10, [['starts', 1], ['ends', 2], ['axes', 3]]),
 });
 
-// ---- Gather / Scatter ------------------------------------------------------------------------
-
-registerOp({
-  name: 'onnx.Gather', summary: 'take slices of data along axis at the indices (negative indices count from the end)',
-  inputs: [2, 2], outputs: [1, 1], attrs: { axis: int(0) }, since: 13,
-  infer: (ctx) => {
-    const [x, idx] = [need(ctx, 0), need(ctx, 1)];
-    if (!x.shape || !idx.shape) return unknownRank(x);
-    const a = axisIn(ctx, ctx.attr<number>('axis'), x.shape.length);
-    return [{ dtype: x.dtype, shape: [...x.shape.slice(0, a), ...idx.shape, ...x.shape.slice(a + 1)] }];
-  },
-});
-
-registerOp({
-  name: 'onnx.GatherElements', summary: 'out[i][j][k] = data[..index[i][j][k] at axis..]', inputs: [2, 2], outputs: [1, 1], attrs: { axis: int(0) }, since: 13,
-  infer: (ctx) => [{ dtype: need(ctx, 0).dtype, shape: need(ctx, 1).shape }],
-});
-
-registerOp({
-  name: 'onnx.GatherND', summary: 'gather slices of data addressed by the last dim of indices (after batch_dims leading dims)',
-  inputs: [2, 2], outputs: [1, 1], attrs: { batch_dims: int(0) }, since: 13,
-  infer: (ctx) => {
-    const [x, idx] = [need(ctx, 0), need(ctx, 1)];
-    const b = ctx.attr<number>('batch_dims');
-    const k = idx.shape?.[idx.shape.length - 1];
-    if (!x.shape || !idx.shape || typeof k !== 'number') return unknownRank(x);
-    return [{ dtype: x.dtype, shape: [...idx.shape.slice(0, -1), ...x.shape.slice(b + k)] }];
-  },
-});
-
-const SCATTER_REDUCTIONS = ['none', 'add', 'mul', 'max', 'min'];
-const reductionOk = (ctx: InferCtx): void => {
-  const r = ctx.attr<string>('reduction');
-  if (!SCATTER_REDUCTIONS.includes(r)) ctx.fail(`reduction "${r}" is not one of ${SCATTER_REDUCTIONS.join(', ')}`);
-};
-
-registerOp({
-  name: 'onnx.ScatterND', summary: 'copy of data with slices addressed by indices replaced by (or reduced with) updates',
-  inputs: [3, 3], outputs: [1, 1], attrs: { reduction: str('none') }, since: 18,
-  infer: (ctx) => { reductionOk(ctx); return same(ctx); },
-});
-
-const scatterElements = {
-  summary: 'copy of data with elements at index (along axis) replaced by (or reduced with) updates',
-  inputs: [3, 3] as const, outputs: [1, 1] as const, attrs: { axis: int(0), reduction: str('none') },
-  infer: (ctx: InferCtx): TensorType[] => { reductionOk(ctx); return same(ctx); },
-};
-
-registerOp({ name: 'onnx.ScatterElements', ...scatterElements, since: 18 });
-
-registerOp({
-  name: 'onnx.Scatter', ...scatterElements, summary: 'opset < 11 name of ScatterElements (renamed on import)',
-  upgrade: (node) => { node.op = 'onnx.ScatterElements'; },
-});
-
 // ---- Shape, Size, Expand, Tile, Range, ConstantOfShape, Identity, Dropout ----------------------
 
 /** The [start, end) range of dims Shape returns for `rank`. */
@@ -548,97 +452,7 @@ function plainOf(d: TensorType['dtype'] | undefined): DType | undefined {
   return d === undefined || isQuant(d) ? undefined : d;
 }
 
-// ---- Resize / Upsample -----------------------------------------------------------------------
-
-const RESIZE_ATTRS: Record<string, AttrSpec> = {
-  antialias: int(0), axes: optInts, coordinate_transformation_mode: str('half_pixel'), cubic_coeff_a: float(-0.75),
-  exclude_outside: int(0), extrapolation_value: float(0), keep_aspect_ratio_policy: str('stretch'), mode: str('nearest'),
-  nearest_mode: str('round_prefer_floor'),
-};
-
-/**
- * Output sizes and per-dim scales of a Resize over `shape`, from constant `scales` or `sizes`
- * for `axes` (all dims by default), applying keep_aspect_ratio_policy.
- */
-export function resizeGeometry(shape: readonly number[], axes: readonly number[] | undefined, scales: readonly number[] | undefined,
-  sizes: readonly number[] | undefined, policy: string): { sizes: number[]; scales: number[] } {
-  const r = shape.length;
-  const ax = (axes ?? shape.map((_, i) => i)).map((a) => (a < 0 ? a + r : a));
-  const sc = new Array<number>(r).fill(1);
-  const out = [...shape];
-  if (sizes && sizes.length > 0) {
-    if (sizes.length !== ax.length) throw new Error(`sizes has ${sizes.length} entries for ${ax.length} axes`);
-    ax.forEach((a, i) => { sc[a] = sizes[i]! / shape[a]!; out[a] = sizes[i]!; });
-    if (policy !== 'stretch') {
-      const pick = ax.map((a) => sc[a]!);
-      const s = policy === 'not_larger' ? Math.min(...pick) : Math.max(...pick);
-      for (const a of ax) { sc[a] = s; out[a] = Math.floor(s * shape[a]! + 0.5); }
-    }
-  } else if (scales && scales.length > 0) {
-    if (scales.length !== ax.length) throw new Error(`scales has ${scales.length} entries for ${ax.length} axes`);
-    ax.forEach((a, i) => { sc[a] = scales[i]!; out[a] = Math.floor(shape[a]! * scales[i]!); });
-  } else {
-    throw new Error('Resize needs scales or sizes');
-  }
-  return { sizes: out, scales: sc };
-}
-
-/** A constant float/int input's values, undefined when absent, not constant or empty. */
-const constValues = (ctx: InferCtx, i: number): number[] | undefined => {
-  const t = ctx.inputs[i] ? ctx.constant(i) : undefined;
-  return t && t.size > 0 ? t.toNumbers() : undefined;
-};
-
-function inferResize(ctx: InferCtx): TensorType[] {
-  const x = need(ctx, 0);
-  if (!x.shape) return unknownRank(x);
-  const axes = (ctx.node.attrs.axes as number[] | undefined);
-  const scales = constValues(ctx, 2);
-  const sizes = constValues(ctx, 3);
-  const policy = ctx.attr<string>('keep_aspect_ratio_policy');
-  if (!scales && !sizes) return [{ dtype: x.dtype, shape: x.shape.map(() => '?') }];
-  // symbolic dims survive where the scale is 1
-  const probe = x.shape.map((d) => (typeof d === 'number' ? d : 1));
-  try {
-    const g = resizeGeometry(probe, axes, scales, sizes, policy);
-    const resized = (axes ?? x.shape.map((_, i) => i)).map((a) => (a < 0 ? a + x.shape!.length : a));
-    const keeps = (i: number) => !resized.includes(i) || (!sizes && g.scales[i] === 1);
-    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === 'number' ? g.sizes[i]! : keeps(i) ? d : '?')) }];
-  } catch (e) {
-    return ctx.fail((e as Error).message);
-  }
-}
-
-registerOp({
-  name: 'onnx.Resize', summary: 'resize by scales or sizes: nearest / linear / cubic with every coordinate transformation mode',
-  inputs: [1, 4], outputs: [1, 1], attrs: RESIZE_ATTRS, since: 19, infer: inferResize,
-  upgrade: (node, ctx) => {
-    if (ctx.opset >= 11) return;
-    // Resize-10: (X, scales), asymmetric coordinates, nearest rounds down
-    node.inputs = [node.inputs[0]!, null, node.inputs[1]!];
-    node.attrs.coordinate_transformation_mode = 'asymmetric';
-    if ((node.attrs.mode ?? 'nearest') === 'nearest') node.attrs.nearest_mode = 'floor';
-  },
-});
-
-registerOp({
-  name: 'onnx.Upsample', summary: 'opset 7-9 upsampling by scales (renamed to Resize, asymmetric, on import)',
-  inputs: [1, 2], outputs: [1, 1], attrs: { mode: str('nearest'), scales: { kind: 'floats', optional: true } },
-  infer: (ctx) => ctx.fail('Upsample is converted to Resize on import'),
-  upgrade: (node, ctx) => {
-    const scales = node.attrs.scales as number[] | undefined;
-    delete node.attrs.scales;
-    const s = scales ? ctx.constant(Tensor.from('f32', [scales.length], scales), hint(node, 'scales')) : node.inputs[1]!;
-    node.op = 'onnx.Resize';
-    node.inputs = [node.inputs[0]!, null, s];
-    const mode = node.attrs.mode === 'bilinear' ? 'linear' : ((node.attrs.mode as string | undefined) ?? 'nearest');
-    node.attrs.mode = mode;
-    node.attrs.coordinate_transformation_mode = 'asymmetric';
-    if (mode === 'nearest') node.attrs.nearest_mode = 'floor';
-  },
-});
-
-// ---- Trilu, CumSum, EyeLike, OneHot --------------------------------------------------------
+// ---- Trilu, CumSum, EyeLike ----------------------------------------------------------------
 
 registerOp({
   name: 'onnx.Trilu', summary: 'keep the upper (or lower) triangle of the last two dims, offset by k; zero the rest',
@@ -660,65 +474,6 @@ registerOp({
     if (x.shape && x.shape.length !== 2) ctx.fail(`input must be 2-D, got ${formatShape(x.shape)}`);
     return [{ dtype, shape: x.shape ?? ['?', '?'] }];
   },
-});
-
-registerOp({
-  name: 'onnx.OneHot', summary: 'one-hot encode indices along a new axis of size depth: values[1] at the index, values[0] elsewhere',
-  inputs: [3, 3], outputs: [1, 1], attrs: { axis: int(-1) }, since: 11,
-  infer: (ctx) => {
-    const idx = need(ctx, 0);
-    const dtype = need(ctx, 2).dtype;
-    if (!idx.shape) return [{ dtype, shape: undefined }];
-    const depth = ctx.constant(1)?.get(0);
-    const a = axisIn(ctx, ctx.attr<number>('axis'), idx.shape.length + 1);
-    const out: Dim[] = [...idx.shape];
-    out.splice(a, 0, depth === undefined ? '?' : Math.trunc(depth));
-    return [{ dtype, shape: out }];
-  },
-});
-
-// ---- TopK, ArgMax/ArgMin, NonZero ------------------------------------------------------------
-
-registerOp({
-  name: 'onnx.TopK', summary: 'the k largest (or smallest) values along axis and their indices; ties keep the lower index',
-  inputs: [2, 2], outputs: [2, 2], attrs: { axis: int(-1), largest: int(1), sorted: int(1) }, since: 11,
-  infer: (ctx) => {
-    const x = need(ctx, 0);
-    if (!x.shape) return [unknownRank(x)[0]!, { dtype: 'i64', shape: undefined }];
-    const a = axisIn(ctx, ctx.attr<number>('axis'), x.shape.length);
-    const k = ctx.constant(1)?.get(0);
-    const shape = x.shape.map((d, i) => (i === a ? k ?? '?' : d));
-    return [{ dtype: x.dtype, shape }, { dtype: 'i64', shape }];
-  },
-  upgrade: (node, ctx) => {
-    if (ctx.opset >= 10) return;
-    attrToInput(node, ctx, 'k', 1);
-  },
-});
-
-/** Output shape of a reduction over `axes` (sorted, normalized). */
-export function reducedShape(shape: Shape, axes: readonly number[], keepdims: boolean): Dim[] {
-  const out: Dim[] = [];
-  shape.forEach((d, i) => { if (!axes.includes(i)) out.push(d); else if (keepdims) out.push(1); });
-  return out;
-}
-
-for (const op of ['ArgMax', 'ArgMin']) {
-  registerOp({
-    name: `onnx.${op}`, summary: `index of the ${op === 'ArgMax' ? 'largest' : 'smallest'} element along axis (first, or last with select_last_index)`,
-    inputs: [1, 1], outputs: [1, 1], attrs: { axis: int(0), keepdims: int(1), select_last_index: int(0) }, since: 13,
-    infer: (ctx) => {
-      const x = need(ctx, 0);
-      if (!x.shape) return [{ dtype: 'i64', shape: undefined }];
-      const a = axisIn(ctx, ctx.attr<number>('axis'), x.shape.length);
-      return [{ dtype: 'i64', shape: reducedShape(x.shape, [a], ctx.attr<number>('keepdims') !== 0) }];
-    },
-  });
-}
-
-registerOp({
-  name: 'onnx.NonZero', summary: 'indices of the non-zero elements, [rank, count] i64', inputs: [1, 1], outputs: [1, 1], attrs: {}, since: 13,
-  infer: (ctx) => [{ dtype: 'i64', shape: [need(ctx, 0).shape?.length ?? '?', '?'] }],
 });
 
 // ---- DepthToSpace, SpaceToDepth ------------------------------------------------------------
@@ -746,70 +501,4 @@ registerOp({
 registerOp({
   name: 'onnx.SpaceToDepth', summary: 'move spatial blocks into channels', inputs: [1, 1], outputs: [1, 1],
   attrs: { blocksize: { kind: 'int' } }, since: 13, infer: (ctx) => blockDims(ctx, false),
-});
-
-// ---- Einsum ----------------------------------------------------------------------------------
-
-/** A parsed Einsum equation: one label list per input and the output's; '.' labels stand for the broadcast ('...') dims. */
-export interface EinsumSpec {
-  readonly inputs: string[][];
-  readonly output: string[];
-}
-
-/**
- * Parse `eq` for inputs of the given ranks. An ellipsis expands to labels `.0`, `.1`, ... (right
- * aligned, shared by all operands); without `->` the output is the ellipsis then the labels used
- * once, alphabetically.
- */
-export function parseEinsum(eq: string, ranks: readonly number[]): EinsumSpec {
-  const s = eq.replace(/\s+/g, '');
-  const [lhs, rhs] = s.split('->') as [string, string | undefined];
-  const terms = lhs.split(',');
-  if (terms.length !== ranks.length) throw new Error(`equation "${eq}" has ${terms.length} operands, the node ${ranks.length}`);
-  let ell = 0;
-  const explicitCount = (t: string) => t.replace('...', '').length;
-  terms.forEach((t, i) => { if (t.includes('...')) ell = Math.max(ell, ranks[i]! - explicitCount(t)); });
-  const ellLabels = (n: number) => Array.from({ length: n }, (_, k) => `.${ell - n + k}`);
-  const expand = (t: string, rank?: number): string[] => {
-    const [a, b] = t.includes('...') ? t.split('...') as [string, string] : [t, undefined];
-    if (b === undefined) return [...a];
-    const n = rank === undefined ? ell : rank - a.length - b.length;
-    if (n < 0) throw new Error(`operand "${t}" does not fit its rank`);
-    return [...a, ...ellLabels(n), ...b];
-  };
-  const inputs = terms.map((t, i) => {
-    const labels = expand(t, ranks[i]);
-    if (labels.length !== ranks[i]) throw new Error(`operand "${t}" has ${labels.length} labels for rank ${ranks[i]}`);
-    return labels;
-  });
-  let output: string[];
-  if (rhs !== undefined) output = expand(rhs);
-  else {
-    const count = new Map<string, number>();
-    for (const l of inputs.flat()) if (!l.startsWith('.')) count.set(l, (count.get(l) ?? 0) + 1);
-    output = [...ellLabels(ell), ...[...count].filter(([, c]) => c === 1).map(([l]) => l).sort()];
-  }
-  return { inputs, output };
-}
-
-registerOp({
-  name: 'onnx.Einsum', summary: 'Einstein summation over the equation (implicit output, ..., repeated labels)',
-  inputs: [1, Infinity], outputs: [1, 1], attrs: { equation: { kind: 'string' } }, since: 12,
-  infer: (ctx) => {
-    const ts = ctx.inputs.map((_, i) => need(ctx, i));
-    if (ts.some((t) => !t.shape)) return unknownRank(ts[0]!);
-    let spec: EinsumSpec;
-    try {
-      spec = parseEinsum(ctx.attr<string>('equation'), ts.map((t) => t.shape!.length));
-    } catch (e) {
-      return ctx.fail((e as Error).message);
-    }
-    const size = new Map<string, Dim>();
-    spec.inputs.forEach((labels, i) => labels.forEach((l, k) => {
-      const d = ts[i]!.shape![k]!;
-      const prev = size.get(l);
-      if (prev === undefined || prev === 1 || prev === '?') size.set(l, d);
-    }));
-    return [{ dtype: ts[0]!.dtype, shape: spec.output.map((l) => size.get(l) ?? ctx.fail(`output label ${l} is not in any input`)) }];
-  },
 });
