@@ -242,6 +242,12 @@ const UNARY: Record<string, Row<Impl1>> = {
   Softplus: { float: softplus },
   Softsign: { float: (x) => x / (1 + Math.abs(x)) },
   Mish: { float: (x) => x * Math.tanh(softplus(x)) },
+  Shrink: (n) => {
+    const lambd = attr(n, 'lambd');
+    const bias = attr(n, 'bias');
+    return { float: (x) => (x < -lambd ? x + bias : x > lambd ? x - bias : 0) };
+  },
+  Swish: (n) => { const a = attr(n, 'alpha'); return { float: (x) => x / (1 + Math.exp(-a * x)) }; },
   Floor: { float: Math.floor },
   Ceil: { float: Math.ceil },
   Round: { float: roundHalfEven },

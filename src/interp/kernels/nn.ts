@@ -550,6 +550,27 @@ registerKernel('onnx.GroupNormalization', ([x, scale, bias], node) => {
   return [normalizeRuns(x!, Cpg * numel(x!.shape.slice(2)), getAttr<number>(node, 'epsilon'), scale!, bias!, (r) => (r % G) * Cpg)];
 });
 
+/** For each element of `shape`, the index of its group when the `axes` dims are reduced away. */
+function groupIndex(shape: readonly number[], axes: ReadonlySet<number>): { index: Int32Array; groups: number } {
+  const kept = shape.map((d, i) => (axes.has(i) ? 1 : d));
+  return { index: broadcastIndex(kept, shape), groups: numel(kept) };
+}
+
+registerKernel('onnx.MeanVarianceNormalization', ([x], node) => {
+  const axes = new Set(getAttr<number[]>(node, 'axes').map((a) => normalizeAxis(a, x!.rank)!));
+  const { index, groups } = groupIndex(x!.shape, axes);
+  const X = f64(x!);
+  const count = groups === 0 ? 0 : X.length / groups;
+  const mean = new Float64Array(groups);
+  const sq = new Float64Array(groups);
+  for (let i = 0; i < X.length; i++) mean[index[i]!]! += X[i]!;
+  for (let g = 0; g < groups; g++) mean[g]! /= count;
+  for (let i = 0; i < X.length; i++) sq[index[i]!]! += (X[i]! - mean[index[i]!]!) ** 2;
+  const out = new Float64Array(X.length);
+  for (let i = 0; i < X.length; i++) out[i] = (X[i]! - mean[index[i]!]!) / (Math.sqrt(sq[index[i]!]! / count) + 1e-9);
+  return [fromF64(x!.dtype, x!.shape, out)];
+});
+
 // ---- Softmax family, LRN ---------------------------------------------------------------------
 
 /** Apply `f` to every run along an axis: `len` values `inner` apart, `outer · inner` runs. */
@@ -608,6 +629,20 @@ for (const [op, f] of Object.entries(SOFTMAX)) {
     return [alongAxis(x!, outer, inner, 1, f)];
   });
 }
+
+registerKernel('onnx.LpNormalization', ([x], node) => {
+  const axis = normalizeAxis(getAttr<number>(node, 'axis'), x!.rank)!;
+  const p = getAttr<number>(node, 'p');
+  const len = x!.shape[axis]!;
+  const inner = numel(x!.shape.slice(axis + 1));
+  return [alongAxis(x!, x!.size / (len * inner || 1), len, inner, (v) => {
+    let s = 0;
+    for (let j = 0; j < v.length; j++) s += p === 1 ? Math.abs(v[j]!) : v[j]! * v[j]!;
+    const norm = p === 1 ? s : Math.sqrt(s);
+    // a zero norm (all-zero run) gives zeros, not NaN
+    for (let j = 0; j < v.length; j++) v[j] = norm === 0 ? 0 : v[j]! / norm;
+  })];
+});
 
 registerKernel('onnx.LRN', ([x], node) => {
   const size = getAttr<number>(node, 'size');

@@ -122,6 +122,8 @@ const UNARY: readonly EwSpec[] = [
   { name: 'Softplus', summary: 'ln(1 + e^x)', types: FLOATS, since: 22 },
   { name: 'Softsign', summary: 'x / (1 + |x|)', types: FLOATS, since: 22 },
   { name: 'Mish', summary: 'x * tanh(softplus(x))', types: FLOATS, since: 22 },
+  { name: 'Shrink', summary: 'x < -lambd ? x + bias : x > lambd ? x - bias : 0', types: NUMERIC, attrs: { bias: float(0), lambd: float(0.5) }, since: 9 },
+  { name: 'Swish', summary: 'x * sigmoid(alpha * x)', types: FLOATS, attrs: { alpha: float(1) }, since: 24 },
   { name: 'Floor', summary: 'round toward -inf', types: FLOATS, since: 13 },
   { name: 'Ceil', summary: 'round toward +inf', types: FLOATS, since: 13 },
   { name: 'Round', summary: 'round half to even', types: FLOATS, since: 22 },

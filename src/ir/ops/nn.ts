@@ -312,6 +312,32 @@ function upgradeGroupNorm(node: Node, ctx: UpgradeCtx): void {
   }
 }
 
+registerOp({
+  name: 'onnx.LpNormalization', summary: 'x / (sum |x|^p)^(1/p) along one axis (p is 1 or 2; a zero norm gives 0)',
+  inputs: [1, 1], outputs: [1, 1], since: 22, attrs: { axis: int(-1), p: int(2) },
+  infer: (ctx) => {
+    const x = input(ctx, 0, FLOATS);
+    if (x.shape && normalizeAxis(ctx.attr<number>('axis'), x.shape.length) === undefined) {
+      ctx.fail(`axis ${ctx.attr<number>('axis')} is out of range for rank ${x.shape.length}`);
+    }
+    if (ctx.attr<number>('p') !== 1 && ctx.attr<number>('p') !== 2) ctx.fail(`p must be 1 or 2, got ${ctx.attr<number>('p')}`);
+    return [x];
+  },
+});
+
+registerOp({
+  name: 'onnx.MeanVarianceNormalization', summary: '(x - mean) / (std + 1e-9) with mean and population std over `axes`',
+  inputs: [1, 1], outputs: [1, 1], since: 13, attrs: { axes: { kind: 'ints', default: [0, 2, 3] } },
+  infer: (ctx) => {
+    const x = input(ctx, 0, FLOATS);
+    const rank = x.shape?.length;
+    if (rank !== undefined) {
+      for (const a of ctx.attr<number[]>('axes')) if (normalizeAxis(a, rank) === undefined) ctx.fail(`axis ${a} is out of range for rank ${rank}`);
+    }
+    return [x];
+  },
+});
+
 // ---- pooling ---------------------------------------------------------------------------------
 
 /** Inference for windowed pools: [N, C, spatial...] → [N, C, out...] (MaxPool's Indices are i64). */
