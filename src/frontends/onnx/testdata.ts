@@ -85,13 +85,22 @@ function readSet(dir: string, name: string): DataSet {
 
 /** Read a data directory in either layout; `test_data_set_<n>` subdirectories sort numerically. */
 export function readDataDir(dir: string): DataSet[] {
+  return listDataSets(dir).map((s) => readSet(s.dir, s.name));
+}
+
+/**
+ * The data sets of `dir` without reading them: the directory itself (name '') when it holds
+ * input_<i> files, else its `test_data_set_<n>/` subdirectories in numeric order. Streaming
+ * consumers (calibration) read one set at a time with `readDataDir(set.dir)`.
+ */
+export function listDataSets(dir: string): { name: string; dir: string }[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new LutraError('io', 'data directory not found', dir);
   const entries = readdirSync(dir);
-  if (entries.some((f) => DATA_FILE.test(f))) return [readSet(dir, '')];
+  if (entries.some((f) => DATA_FILE.test(f))) return [{ name: '', dir }];
   const sets = entries
     .map((f) => ({ f, m: SET_DIR.exec(f) }))
     .filter((e) => e.m && statSync(join(dir, e.f)).isDirectory())
     .sort((a, b) => Number(a.m![1]) - Number(b.m![1]));
   if (sets.length === 0) throw new LutraError('io', 'no input_<i>.pb / .npy files and no test_data_set_<n>/ subdirectories', dir);
-  return sets.map((e) => readSet(join(dir, e.f), e.f));
+  return sets.map((e) => ({ name: e.f, dir: join(dir, e.f) }));
 }

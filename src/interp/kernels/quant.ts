@@ -50,6 +50,24 @@ export function quantParamIndex(xShape: readonly number[], pShape: readonly numb
 /** Parameter lookup for element i given an index map (null = per-tensor). */
 const at = (data: Float64Array, idx: Int32Array | null, i: number): number => data[idx ? idx[i]! : 0]!;
 
+/**
+ * One QuantizeLinear element as a function of (x, scale, zero point): saturate(round_half_even(
+ * div(x / scale)) + zero) for integer `dtype`, a cast for float8; shared with src/quant so that
+ * compile-time quantization is bit-exact with this kernel. `div` rounds the quotient to the
+ * scale's precision.
+ */
+export function quantizeFn(dtype: DType, div: (v: number) => number, saturate = true): (x: number, s: number, z: number) => number {
+  if (isFloat(dtype)) {
+    const cast = floatRounder(dtype, saturate)!;
+    return (x, s, z) => cast(div(x / s) + z);
+  }
+  const { min, max } = dtypeInfo(dtype);
+  return (x, s, z) => Math.min(max, Math.max(min, roundHalfEven(div(x / s)) + z));
+}
+
+/** One DequantizeLinear element in float64, (q − zero) · scale: shared with src/quant, rounded once by the caller. */
+export const dequantizeValue = (q: number, s: number, z: number): number => (q - z) * s;
+
 registerKernel('onnx.QuantizeLinear', ([x, scale, zp], node) => {
   const dtype = zp?.dtype ?? dtypeFromOnnx(getAttr<number>(node, 'output_dtype')) ?? 'u8';
   const precision = getAttr<number>(node, 'precision');
@@ -57,14 +75,9 @@ registerKernel('onnx.QuantizeLinear', ([x, scale, zp], node) => {
   const idx = quantParamIndex(x!.shape, scale!.shape, getAttr<number>(node, 'axis'), getAttr<number>(node, 'block_size'));
   const [X, S] = [f64(x!), f64(scale!)];
   const Z = zp ? f64(zp) : new Float64Array(S.length);
+  const q = quantizeFn(dtype, div, getAttr<number>(node, 'saturate') !== 0);
   const out = new Float64Array(X.length);
-  if (isFloat(dtype)) {
-    const cast = floatRounder(dtype, getAttr<number>(node, 'saturate') !== 0)!;
-    for (let i = 0; i < X.length; i++) out[i] = cast(div(X[i]! / at(S, idx, i)) + at(Z, idx, i));
-  } else {
-    const { min, max } = dtypeInfo(dtype);
-    for (let i = 0; i < X.length; i++) out[i] = Math.min(max, Math.max(min, roundHalfEven(div(X[i]! / at(S, idx, i))) + at(Z, idx, i)));
-  }
+  for (let i = 0; i < X.length; i++) out[i] = q(X[i]!, at(S, idx, i), at(Z, idx, i));
   return [fromF64(dtype, x!.shape, out)];
 });
 
@@ -74,7 +87,7 @@ registerKernel('onnx.DequantizeLinear', ([x, scale, zp], node) => {
   const [X, S] = [f64(x!), f64(scale!)];
   const Z = zp ? f64(zp) : new Float64Array(S.length);
   const out = new Float64Array(X.length);
-  for (let i = 0; i < X.length; i++) out[i] = (X[i]! - at(Z, idx, i)) * at(S, idx, i);
+  for (let i = 0; i < X.length; i++) out[i] = dequantizeValue(X[i]!, at(S, idx, i), at(Z, idx, i));
   return [fromF64(dtype, x!.shape, out)];
 });
 

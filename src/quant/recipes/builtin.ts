@@ -1,0 +1,86 @@
+/**
+ * @fileoverview The built-in recipes, written exactly as a user's recipe JSON file would be
+ * (they go through the same validation). docs/recipes.md explains each choice.
+ */
+
+/** Static W8A8: the ONNX Runtime QDQ default layout (s8 per-channel weights, u8 per-tensor activations). */
+const w8a8 = {
+  name: 'w8a8',
+  description: 'int8 per-channel symmetric weights, uint8 per-tensor asymmetric static activations (ORT QDQ layout)',
+  defaults: {
+    weights: { type: 'int8', granularity: 'channel', symmetric: true, rounding: 'rtn' },
+    activations: { type: 'uint8', granularity: 'tensor', symmetric: false, observer: { kind: 'minmax' }, mode: 'static' },
+  },
+  rules: [],
+  exclude: { ops: [], names: [] },
+};
+
+/** Dynamic W8A8: activation ranges computed at run time (ORT DynamicQuantizeLinear is uint8 only). */
+const w8a8Dynamic = {
+  name: 'w8a8-dynamic',
+  description: 'int8 per-channel symmetric weights, uint8 per-tensor asymmetric activations quantized at run time',
+  defaults: {
+    weights: { type: 'int8', granularity: 'channel', symmetric: true, rounding: 'rtn' },
+    activations: { type: 'uint8', granularity: 'tensor', symmetric: false, observer: { kind: 'minmax' }, mode: 'dynamic' },
+  },
+  rules: [],
+  exclude: { ops: [], names: [] },
+};
+
+/** W8A16: int8 weights with 16-bit static activations, for models whose activations need the range. */
+const w8a16 = {
+  name: 'w8a16',
+  description: 'int8 per-channel symmetric weights, int16 per-tensor symmetric static activations',
+  defaults: {
+    weights: { type: 'int8', granularity: 'channel', symmetric: true, rounding: 'rtn' },
+    activations: { type: 'int16', granularity: 'tensor', symmetric: true, observer: { kind: 'minmax' }, mode: 'static' },
+  },
+  rules: [],
+  exclude: { ops: [], names: [] },
+};
+
+/** W4A16: weight-only 4-bit, asymmetric groups of 128 along the reduction axis (AWQ/GPTQ layout). */
+const w4a16 = {
+  name: 'w4a16',
+  description: 'int4 asymmetric weights in groups of 128 along the reduction axis; activations stay float',
+  defaults: {
+    weights: { type: 'int4', granularity: 'group', group: 128, symmetric: false, rounding: 'rtn' },
+    activations: null,
+  },
+  rules: [],
+  exclude: { ops: [], names: [] },
+};
+
+/** W4A8: int4 symmetric group-128 weights with int8 symmetric static activations. */
+const w4a8 = {
+  name: 'w4a8',
+  description: 'int4 symmetric weights in groups of 128, int8 per-tensor symmetric static activations',
+  defaults: {
+    weights: { type: 'int4', granularity: 'group', group: 128, symmetric: true, rounding: 'rtn' },
+    activations: { type: 'int8', granularity: 'tensor', symmetric: true, observer: { kind: 'minmax' }, mode: 'static' },
+  },
+  rules: [],
+  exclude: { ops: [], names: [] },
+};
+
+/** FP8: e4m3 weights and static activations, one scale per tensor. */
+const fp8 = {
+  name: 'fp8',
+  description: 'float8 e4m3 weights and static activations, per-tensor scales',
+  defaults: {
+    weights: { type: 'fp8e4m3', granularity: 'tensor', symmetric: true, rounding: 'rtn' },
+    activations: { type: 'fp8e4m3', granularity: 'tensor', symmetric: true, observer: { kind: 'minmax' }, mode: 'static' },
+  },
+  rules: [],
+  exclude: { ops: [], names: [] },
+};
+
+/** Built-in recipes by name, as unvalidated JSON values. */
+export const BUILTIN_RECIPES: Readonly<Record<string, unknown>> = {
+  w8a8,
+  'w8a8-dynamic': w8a8Dynamic,
+  w8a16,
+  w4a16,
+  w4a8,
+  fp8,
+};
