@@ -6,6 +6,7 @@ import { run } from '../../../src/interp/interpreter.js';
 import { erf } from '../../../src/interp/kernels/elementwise.js';
 import { runOnnxSuite } from '../../../src/testing/onnx-suite.js';
 import { ONNX_TESTS } from '../../helpers/shared.js';
+import { uniform } from '../../helpers/random.js';
 
 /** Build a one-node graph over constant-free inputs, verify it and run it. */
 function evalOp(op: string, inputs: readonly Tensor[], attrs: Attrs = {}): Tensor {
@@ -22,16 +23,8 @@ const t = (dtype: DType, v: (number | bigint)[], shape = [v.length]) => Tensor.f
 /** Elements of an i64/u64 tensor. */
 const bigs = (x: Tensor): bigint[] => Array.from(x.data as BigInt64Array);
 
-/** Deterministic uniform values in [lo, hi) (mulberry32). */
-function seeded(seed: number, n: number, lo = -3, hi = 3): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let z = Math.imul(s ^ (s >>> 15), 1 | s);
-    z = (z + Math.imul(z ^ (z >>> 7), 61 | z)) ^ z;
-    return lo + (((z ^ (z >>> 14)) >>> 0) / 2 ** 32) * (hi - lo);
-  });
-}
+/** Deterministic uniform values in [lo, hi). */
+const seeded = (seed: number, n: number, lo = -3, hi = 3): number[] => uniform(seed, n, lo, hi);
 
 describe('unary kernels', () => {
   it('compute float math in float64 rounded once to f32', () => {

@@ -5,6 +5,7 @@ import { Builder, Graph, Node, Tensor, Value, getOp, roundF16, tensorType, verif
 import { run } from '../../../src/interp/interpreter.js';
 import { runOnnxSuite } from '../../../src/testing/onnx-suite.js';
 import { ONNX_TESTS } from '../../helpers/shared.js';
+import { uniform } from '../../helpers/random.js';
 
 /** Build a one-node graph over graph inputs (null = omitted optional input), verify it and run it. */
 function evalNode(op: string, inputs: readonly (Tensor | null)[], attrs: Attrs = {}, numOutputs = 1): Tensor[] {
@@ -28,16 +29,8 @@ function inferred(op: string, types: [DType, Shape][], attrs: Attrs = {}): strin
 const f32 = (shape: number[], v: number[]) => Tensor.from('f32', shape, v);
 const iota = (shape: number[]) => f32(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i));
 
-/** Deterministic uniform values in [-1, 1) (mulberry32). */
-function seeded(seed: number, n: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let z = Math.imul(s ^ (s >>> 15), 1 | s);
-    z = (z + Math.imul(z ^ (z >>> 7), 61 | z)) ^ z;
-    return (((z ^ (z >>> 14)) >>> 0) / 2 ** 32) * 2 - 1;
-  });
-}
+/** Deterministic uniform values in [-1, 1). */
+const seeded = (seed: number, n: number): number[] => uniform(seed, n, -1, 1);
 const rand = (seed: number, shape: number[]) => f32(shape, seeded(seed, shape.reduce((a, b) => a * b, 1)));
 
 /** Values close to `want` (f32 results of float64 math). */

@@ -4,22 +4,12 @@ import { MagnitudeHistogram, powerOfTwoAbove } from '../../../src/quant/histogra
 import {
   type ObserverKind, type ObserverOptions, type QuantTarget, channelStats, createObserver, mergeChannelStats,
 } from '../../../src/quant/observers.js';
+import { rng } from '../../helpers/random.js';
 
 const INT8: QuantTarget = { qmin: -128, qmax: 127, symmetric: true };
 const UINT8: QuantTarget = { qmin: 0, qmax: 255, symmetric: false };
 const KINDS: ObserverKind[] = ['minmax', 'moving-minmax', 'percentile', 'entropy', 'mse'];
 
-/** Deterministic uniform values in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const uniform = (seed: number, n: number, lo: number, hi: number): Float32Array => {
   const r = rng(seed);

@@ -6,18 +6,8 @@ import {
   type QuantFormat, type QuantParams, type QuantScheme, dequantize, dyadic, fakeQuant, formatInfo, paramsForTensor, paramsFromRange, quantize,
   requantize, sqnr,
 } from '../../../src/quant/quantizer.js';
+import { rng } from '../../helpers/random.js';
 
-/** Seeded uniform [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ctx = { runSubgraph: () => [] };
 

@@ -3,18 +3,8 @@ import { Tensor } from '../../../src/ir/index.js';
 import { cholesky, choleskyInverse, upperCholesky } from '../../../src/quant/linalg.js';
 import { type QuantScheme, dequantize, fakeQuant, paramsForTensor, quantize } from '../../../src/quant/quantizer.js';
 import { type WeightQuantResult, accumulateXtX, clipSearch, gptq, rtn } from '../../../src/quant/weights.js';
+import { rng } from '../../helpers/random.js';
 
-/** Seeded uniform [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const gauss = (r: () => number): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 
