@@ -60,6 +60,7 @@ function runIn(graph: Graph, env: Map<Value, Tensor>, opts: RunOptions): Tensor[
         const inner = new Map(env);
         return runIn(g, inner, opts).map((t) => t);
       },
+      weight: (key) => graph.requireWeight(key),
     };
     let outs: Tensor[];
     try {

@@ -9,6 +9,8 @@ import type { Tensor } from '../ir/tensor.js';
 export interface KernelCtx {
   /** Run a subgraph (If branches) whose free values resolve in the current environment. */
   runSubgraph(g: Graph): Tensor[];
+  /** A weight-store entry (per-channel quantization parameters named by a q<…> type). */
+  weight(key: string): Tensor;
 }
 
 /** Inputs are undefined where an optional input is omitted. */

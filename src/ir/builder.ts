@@ -20,6 +20,19 @@ export function constantOf(g: Graph, v: Value): Tensor | undefined {
   return undefined;
 }
 
+/** Naming and declared result types of a new node. */
+export interface BuildOpts {
+  /** Node name. */
+  name?: string;
+  /** Base name of the result values (default: the node name, else the op). */
+  out?: string;
+  /**
+   * Declared result types, for ops whose result type is not a function of the operands
+   * (q.quantize: the quantized type carries the scale); inference then checks them.
+   */
+  types?: readonly TensorType[];
+}
+
 export class Builder {
   /** Insert new nodes before this node (append at the end when undefined). */
   insertionPoint: Node | undefined;
@@ -41,16 +54,16 @@ export class Builder {
   }
 
   /** Create a single-output node; the output type is inferred. */
-  op(op: string, inputs: (Value | null)[], attrs: Attrs = {}, opts: { name?: string; out?: string } = {}): Value {
+  op(op: string, inputs: (Value | null)[], attrs: Attrs = {}, opts: BuildOpts = {}): Value {
     return this.node(op, inputs, attrs, 1, opts).outputs[0]!;
   }
 
   /** Create a node with `numOutputs` outputs, inferring their types. */
-  node(op: string, inputs: (Value | null)[], attrs: Attrs = {}, numOutputs = 1, opts: { name?: string; out?: string } = {}): Node {
+  node(op: string, inputs: (Value | null)[], attrs: Attrs = {}, numOutputs = 1, opts: BuildOpts = {}): Node {
     const base = opts.out ?? opts.name ?? op.split('.').pop()!.toLowerCase();
     const outs: Value[] = [];
     for (let i = 0; i < numOutputs; i++) {
-      outs.push(new Value(this.graph.freshName(numOutputs === 1 ? base : `${base}_${i}`), { dtype: 'f32', shape: undefined }));
+      outs.push(new Value(this.graph.freshName(numOutputs === 1 ? base : `${base}_${i}`), opts.types?.[i] ?? { dtype: 'f32', shape: undefined }));
     }
     const node = new Node(op, inputs, [], attrs, opts.name ?? '');
     node.outputs = outs;

@@ -5,6 +5,7 @@
  * by a weight-store entry (`value.weight`). Subgraphs (If branches) are Graphs whose nodes may
  * use values of enclosing graphs directly, like MLIR regions.
  */
+import { LutraError } from './diagnostics.js';
 import type { Tensor } from './tensor.js';
 import type { TensorType } from './types.js';
 
@@ -104,6 +105,13 @@ export class Graph {
     this.weights.set(key, tensor);
     this.constants.push(v);
     return v;
+  }
+
+  /** A weight-store entry that must exist (quantization parameters named by a q<…> type). */
+  requireWeight(key: string): Tensor {
+    const t = this.weights.get(key);
+    if (!t) throw new LutraError('model', `weight @${key} is missing from the weight store`, `graph @${this.name}`);
+    return t;
   }
 
   /** The tensor of a constant value. */

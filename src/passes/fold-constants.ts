@@ -31,6 +31,7 @@ function evaluate(g: Graph, n: Node, maxElements: number): Tensor[] | string {
     return [Tensor.from('i64', [b - a], s.slice(a, b))];
   }
   if (Object.values(n.attrs).some((a) => a instanceof Graph)) return 'it has a subgraph';
+  if (n.op.startsWith('q.')) return 'quantization boundaries are kept (folding would undo quantization)';
   const present = n.inputs.filter((v): v is Value => v !== null);
   if (present.length === 0) return 'it has no operands';
   const ins = n.inputs.map((v) => (v ? constantOf(g, v) : undefined));
@@ -42,7 +43,7 @@ function evaluate(g: Graph, n: Node, maxElements: number): Tensor[] | string {
   if (!kernel) return 'the interpreter has no kernel for it';
   let outs: Tensor[];
   try {
-    outs = kernel(ins, n, { runSubgraph: () => { throw new Error('no subgraphs here'); } });
+    outs = kernel(ins, n, { runSubgraph: () => { throw new Error('no subgraphs here'); }, weight: (k) => g.requireWeight(k) });
   } catch (e) {
     return `evaluation failed: ${(e as Error).message}`;
   }

@@ -9,3 +9,4 @@ import './fuse-gelu.js';
 import './fuse-layernorm.js';
 import './fuse-rmsnorm.js';
 export * from './manager.js';
+import './quantize.js';

@@ -15,6 +15,7 @@ import { checkInputs, run } from '../interp/interpreter.js';
 import { type ChannelStats, type Observer, SENTINEL_ABS, channelStats, createObserver, mergeChannelStats } from './observers.js';
 import { formatInfo } from './quantizer.js';
 import type { PlannedActivation, QuantPlan } from './recipe.js';
+import { accumulateXtX } from './weights.js';
 
 /** Options of `calibrate`. */
 export interface CalibrateOptions {
@@ -22,6 +23,8 @@ export interface CalibrateOptions {
   onProgress?: (done: number, total: number) => void;
   /** Stop after this many samples (rows of the batch dimension), cutting the last batch. */
   maxSamples?: number;
+  /** Also accumulate XᵀX (K×K, float64) of these activations over all tokens (GPTQ's statistic): value → K. */
+  xtx?: ReadonlyMap<Value, number>;
 }
 
 /** What calibration learned about one tensor. */
@@ -32,6 +35,8 @@ export interface TensorCalibration {
   /** Per-channel statistics along `channelAxis` (float inputs of planned nodes). */
   channels?: ChannelStats;
   channelAxis?: number;
+  /** Σ xᵀx over all tokens, K×K row-major (requested with `CalibrateOptions.xtx`). */
+  xtx?: Float64Array;
   /** Elements with |x| ≥ SENTINEL_ABS (±Inf included) seen over all samples; the ranges ignore them. */
   sentinels: number;
   /** Elements seen over all samples. */
@@ -92,6 +97,7 @@ export function calibrate(model: Model, plan: QuantPlan, dataDir: string, opts: 
   };
   for (const a of plan.activations) if (a.mode === 'static') entry(a.value).observer = createObserver(a.observer);
   for (const c of plan.channels) entry(c.value).channelAxis = c.axis;
+  for (const [v, k] of opts.xtx ?? []) entry(v).xtx = new Float64Array(k * k);
 
   const batched = g.inputs.map((v) => typeof v.type.shape?.[0] === 'string');
   let samples = 0;
@@ -118,6 +124,7 @@ export function calibrate(model: Model, plan: QuantPlan, dataDir: string, opts: 
       e.sentinels += scan(t, !isInput, what, set.name, set.dir);
       e.elements += t.size;
       e.observer?.observe(t);
+      if (e.xtx) accumulateXtX(e.xtx, t, Math.round(Math.sqrt(e.xtx.length)));
       if (e.channelAxis !== undefined) {
         const axis = e.channelAxis < 0 ? e.channelAxis + t.rank : e.channelAxis;
         const s = channelStats(t, axis);

@@ -81,6 +81,9 @@ function expandNonOnnx(g: Graph): void {
     const pending = g.nodes.filter((n) => !n.op.startsWith('onnx.'));
     if (pending.length === 0) break;
     if (round >= 16) throw new LutraError('unsupported', `expansion of ${pending[0]!.op} does not reach onnx.* ops`, pending[0]!.describe());
+    // Uses are rewired after the whole round, so each expansion still sees its operands' original
+    // types (q.dequantize reads its parameters from the quantized type of its operand).
+    const rewire: [Value, Value][] = [];
     for (const n of pending) {
       const def = getOp(n.op);
       if (!def?.expand) throw new LutraError('unsupported', `${n.op} has no ONNX expansion, so it cannot be exported`, n.describe());
@@ -91,11 +94,12 @@ function expandNonOnnx(g: Graph): void {
       n.outputs.forEach((o, i) => {
         const r = repl[i];
         if (!r) throw new Error(`internal error: expansion of ${n.describe()} returned no value for output ${i}`);
-        g.replaceAllUses(o, r);
+        rewire.push([o, r]);
         if (r.producer && !before.has(r.producer)) r.name = o.name; // new values keep the names users know
       });
       g.remove(n);
     }
+    for (const [o, r] of rewire) g.replaceAllUses(o, r);
   }
   for (const n of g.nodes) for (const a of Object.values(n.attrs)) if (a instanceof Graph) expandNonOnnx(a);
 }

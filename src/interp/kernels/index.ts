@@ -10,3 +10,4 @@ import './quant.js';
 import './control.js';
 import './attention.js';
 import './fused.js';
+import './q.js';

@@ -68,28 +68,45 @@ export function quantizeFn(dtype: DType, div: (v: number) => number, saturate = 
 /** One DequantizeLinear element in float64, (q − zero) · scale: shared with src/quant, rounded once by the caller. */
 export const dequantizeValue = (q: number, s: number, z: number): number => (q - z) * s;
 
-registerKernel('onnx.QuantizeLinear', ([x, scale, zp], node) => {
-  const dtype = zp?.dtype ?? dtypeFromOnnx(getAttr<number>(node, 'output_dtype')) ?? 'u8';
-  const precision = getAttr<number>(node, 'precision');
-  const div = rounder(precision ? dtypeFromOnnx(precision)! : scale!.dtype);
-  const idx = quantParamIndex(x!.shape, scale!.shape, getAttr<number>(node, 'axis'), getAttr<number>(node, 'block_size'));
-  const [X, S] = [f64(x!), f64(scale!)];
+/**
+ * QuantizeLinear on tensors: x → `dtype` with per-tensor, per-axis or blocked scale / zero
+ * point; the quotient is rounded to `divType` (the scale's dtype unless `precision` says).
+ */
+export function quantizeLinear(x: Tensor, scale: Tensor, zp: Tensor | undefined, dtype: DType,
+  opts: { axis: number; blockSize: number; saturate?: boolean; divType?: DType }): Tensor {
+  const div = rounder(opts.divType ?? scale.dtype);
+  const idx = quantParamIndex(x.shape, scale.shape, opts.axis, opts.blockSize);
+  const [X, S] = [f64(x), f64(scale)];
   const Z = zp ? f64(zp) : new Float64Array(S.length);
-  const q = quantizeFn(dtype, div, getAttr<number>(node, 'saturate') !== 0);
+  const q = quantizeFn(dtype, div, opts.saturate ?? true);
   const out = new Float64Array(X.length);
   for (let i = 0; i < X.length; i++) out[i] = q(X[i]!, at(S, idx, i), at(Z, idx, i));
-  return [fromF64(dtype, x!.shape, out)];
-});
+  return fromF64(dtype, x.shape, out);
+}
 
-registerKernel('onnx.DequantizeLinear', ([x, scale, zp], node) => {
-  const dtype = dtypeFromOnnx(getAttr<number>(node, 'output_dtype')) ?? scale!.dtype;
-  const idx = quantParamIndex(x!.shape, scale!.shape, getAttr<number>(node, 'axis'), getAttr<number>(node, 'block_size'));
-  const [X, S] = [f64(x!), f64(scale!)];
+/** DequantizeLinear on tensors: (x − zero) · scale, rounded once to `dtype`. */
+export function dequantizeLinear(x: Tensor, scale: Tensor, zp: Tensor | undefined, dtype: DType, opts: { axis: number; blockSize: number }): Tensor {
+  const idx = quantParamIndex(x.shape, scale.shape, opts.axis, opts.blockSize);
+  const [X, S] = [f64(x), f64(scale)];
   const Z = zp ? f64(zp) : new Float64Array(S.length);
   const out = new Float64Array(X.length);
   for (let i = 0; i < X.length; i++) out[i] = dequantizeValue(X[i]!, at(S, idx, i), at(Z, idx, i));
-  return [fromF64(dtype, x!.shape, out)];
+  return fromF64(dtype, x.shape, out);
+}
+
+registerKernel('onnx.QuantizeLinear', ([x, scale, zp], node) => {
+  const precision = getAttr<number>(node, 'precision');
+  return [quantizeLinear(x!, scale!, zp, zp?.dtype ?? dtypeFromOnnx(getAttr<number>(node, 'output_dtype')) ?? 'u8', {
+    axis: getAttr<number>(node, 'axis'),
+    blockSize: getAttr<number>(node, 'block_size'),
+    saturate: getAttr<number>(node, 'saturate') !== 0,
+    divType: precision ? dtypeFromOnnx(precision)! : undefined,
+  })];
 });
+
+registerKernel('onnx.DequantizeLinear', ([x, scale, zp], node) => [dequantizeLinear(x!, scale!, zp,
+  dtypeFromOnnx(getAttr<number>(node, 'output_dtype')) ?? scale!.dtype,
+  { axis: getAttr<number>(node, 'axis'), blockSize: getAttr<number>(node, 'block_size') })]);
 
 registerKernel('onnx.DynamicQuantizeLinear', ([x]) => {
   const f = Math.fround;

@@ -7,19 +7,23 @@ import { dtypeFromOnnx, type DType } from '../dtype.js';
 import { LutraError } from '../diagnostics.js';
 import { registerOp, type InferCtx } from '../registry.js';
 import { normalizeAxis } from '../shape-utils.js';
-import { formatShape, isQuant, type Shape, type TensorType } from '../types.js';
+import { formatElemType, formatShape, isQuant, storageDType, type Shape, type TensorType } from '../types.js';
 import { CONV_ATTRS, FLOATS, inferConv, inferMatmul } from './nn.js';
 
 /** Element types QuantizeLinear produces and DequantizeLinear reads. */
 export const QUANT_TYPES: readonly DType[] = ['i8', 'u8', 'i16', 'u16', 'i4', 'u4', 'i2', 'f8e4m3', 'f8e5m2'];
 const INT8: readonly DType[] = ['i8', 'u8'];
 
-/** Input `i` with a plain dtype from `allowed` (fails otherwise). */
+/**
+ * Input `i` with a dtype from `allowed` (fails otherwise). A quantized type counts as its storage
+ * dtype: these ops see only the integers (how q.* ops export).
+ */
 function input(ctx: InferCtx, i: number, allowed: readonly DType[]): TensorType & { dtype: DType } {
   const t = ctx.inputs[i];
   if (!t) return ctx.fail(`missing input ${i}`);
-  if (isQuant(t.dtype) || !allowed.includes(t.dtype)) ctx.fail(`input ${i} has dtype ${isQuant(t.dtype) ? 'quant' : t.dtype}; ${ctx.node.op} takes ${allowed.join('|')}`);
-  return t as TensorType & { dtype: DType };
+  const dtype = storageDType(t.dtype);
+  if (!allowed.includes(dtype)) ctx.fail(`input ${i} has dtype ${isQuant(t.dtype) ? formatElemType(t.dtype) : dtype}; ${ctx.node.op} takes ${allowed.join('|')}`);
+  return { dtype, shape: t.shape };
 }
 
 /** Check that scale (input 1) and zero point (input 2) fit x per-tensor, per-axis or blocked. */

@@ -9,7 +9,7 @@ import {
 import { rng } from '../../helpers/random.js';
 
 
-const ctx = { runSubgraph: () => [] };
+const ctx = { runSubgraph: () => [], weight: (): never => { throw new Error('no weights here'); } };
 
 /** QDQ attributes the interpreter needs to read `p` the way quantize() does. */
 function qdqAttrs(p: QuantParams): Attrs {

@@ -1,0 +1,74 @@
+/**
+ * @fileoverview The quantization dialect. Quantized element types carry their parameters
+ * (`q<u8, 0.02, 128>`, per-channel ones name weight-store entries: `q<i8, @w.scale, @w.zero,
+ * axis=1>`), so two ops suffice:
+ *
+ *   %xq = q.quantize(%x) : q<u8, 0.0235, 131>[1,64]     // result type declared, as MLIR's quant.qcast
+ *   %xd = q.dequantize(%xq) : f32[1,64]
+ *
+ * A quantized weight is a constant whose type is quantized (its weight-store entry holds the
+ * storage integers) read through q.dequantize. Every other op sees only float values: the IR is
+ * in QDQ form, which is what ONNX export writes (QuantizeLinear / DequantizeLinear) and what
+ * the kernel generators pattern-match into integer kernels.
+ */
+import type { DType } from '../dtype.js';
+import { isFloat } from '../dtype.js';
+import { Tensor } from '../tensor.js';
+import { registerOp } from '../registry.js';
+import { formatType, isQuant, type QuantType } from '../types.js';
+
+/** Scale (in the expressed dtype) and zero point (in the storage dtype) of a quantized type, as QuantizeLinear takes them. */
+export function quantParamTensors(qt: QuantType, weight: (key: string) => Tensor): { scale: Tensor; zero: Tensor } {
+  const param = (p: number | string, dtype: DType): Tensor => {
+    if (typeof p === 'number') return Tensor.scalar(dtype, p);
+    const t = weight(p);
+    return t.dtype === dtype ? t : Tensor.from(dtype, [...t.shape], Array.from(t.data as ArrayLike<number>, Number));
+  };
+  return { scale: param(qt.scale, qt.expressed), zero: param(qt.zero, qt.storage) };
+}
+
+/** QuantizeLinear / DequantizeLinear attributes for a quantized type's layout. */
+export function quantLayoutAttrs(qt: QuantType): { axis: number; block_size: number } {
+  return { axis: qt.axis ?? 1, block_size: qt.group ?? 0 };
+}
+
+registerOp({
+  name: 'q.quantize',
+  summary: 'float → quantized type declared on the result (scale, zero point, axis, group in the type); ONNX QuantizeLinear semantics',
+  inputs: [1, 1], outputs: [1, 1], attrs: {},
+  infer: (ctx) => {
+    const x = ctx.inputs[0]!;
+    const declared = ctx.node.outputs[0]?.type.dtype;
+    if (isQuant(x.dtype) || !isFloat(x.dtype)) ctx.fail(`operand must be a float tensor, got ${formatType(x)}`);
+    if (!declared || !isQuant(declared)) return ctx.fail('the result type must be declared as a quantized type q<…>');
+    if (declared.expressed !== x.dtype) ctx.fail(`the result type expresses ${declared.expressed} but the operand is ${x.dtype}`);
+    const rank = x.shape?.length;
+    if (declared.axis !== undefined && rank !== undefined && (declared.axis < -rank || declared.axis >= rank)) {
+      ctx.fail(`quantization axis ${declared.axis} is out of range for rank ${rank}`);
+    }
+    return [{ dtype: declared, shape: x.shape }];
+  },
+  expand: (node, b) => {
+    const qt = node.outputs[0]!.type.dtype as QuantType;
+    const { scale, zero } = quantParamTensors(qt, (k) => b.graph.requireWeight(k));
+    const name = node.outputs[0]!.name;
+    return [b.op('onnx.QuantizeLinear', [node.inputs[0]!, b.constant(`${name}_scale`, scale), b.constant(`${name}_zero_point`, zero)], quantLayoutAttrs(qt))];
+  },
+});
+
+registerOp({
+  name: 'q.dequantize',
+  summary: 'quantized → float: (q − zero) · scale with the operand type\'s parameters; ONNX DequantizeLinear semantics',
+  inputs: [1, 1], outputs: [1, 1], attrs: {},
+  infer: (ctx) => {
+    const x = ctx.inputs[0]!;
+    if (!isQuant(x.dtype)) return ctx.fail(`operand must have a quantized type q<…>, got ${formatType(x)}`);
+    return [{ dtype: x.dtype.expressed, shape: x.shape }];
+  },
+  expand: (node, b) => {
+    const qt = node.inputs[0]!.type.dtype as QuantType;
+    const { scale, zero } = quantParamTensors(qt, (k) => b.graph.requireWeight(k));
+    const name = node.inputs[0]!.name;
+    return [b.op('onnx.DequantizeLinear', [node.inputs[0]!, b.constant(`${name}_scale`, scale), b.constant(`${name}_zero_point`, zero)], quantLayoutAttrs(qt))];
+  },
+});

@@ -1,0 +1,210 @@
+/**
+ * @fileoverview Apply a recipe to a model: plan (recipe.ts), calibrate (calibrate.ts), then
+ * rewrite the graph into QDQ form with quantized element types —
+ *
+ *   weights:             %w : f32[K,N]  →  %w_q : q<i8, @w_q.scale, @w_q.zero, axis=1>[K,N]
+ *                                            %w_dq = q.dequantize(%w_q)
+ *   static activations:  %x             →  %x_q = q.quantize(%x) : q<u8, 0.021, 131>[…]
+ *                                            %x_dq = q.dequantize(%x_q)
+ *   dynamic activations: %x             →  onnx.DynamicQuantizeLinear(%x) → onnx.DequantizeLinear
+ *
+ * and the planned nodes read the dequantized values. Everything else stays float, so the result
+ * runs in the reference interpreter as is and exports to QDQ ONNX that ONNX Runtime runs.
+ */
+import { Builder } from '../ir/builder.js';
+import { fail } from '../ir/diagnostics.js';
+import { dtypeInfo } from '../ir/dtype.js';
+import type { Graph, Model, Node, Value } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import { eraseDead } from '../rewrite/erase.js';
+import { expressedDType, type QuantType } from '../ir/types.js';
+import { type Calibration, activationRange, calibrate } from './calibrate.js';
+import { type QuantParams, type QuantScheme, dequantize, formatInfo, paramsFromRange, sqnr } from './quantizer.js';
+import { type QuantPlan, type Recipe, type WeightRounding, planQuantization } from './recipe.js';
+import { type WeightQuantResult, clipSearch, gptq, rtn } from './weights.js';
+
+/** Options of `quantizeModel`. */
+export interface QuantizeOptions {
+  /** Calibration data directory; required when the recipe has static activations or GPTQ weights. */
+  calib?: string;
+  /** Use at most this many calibration samples. */
+  maxSamples?: number;
+  /** Calibration progress: data sets done of total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What happened to one quantized weight. */
+export interface QuantizedWeight {
+  /** The float constant's name (the quantized one is `<name>_quantized`). */
+  name: string;
+  node: Node;
+  scheme: QuantScheme;
+  /** The rounding used (GPTQ falls back to clip search where it does not apply; see notes). */
+  rounding: WeightRounding;
+  /** SQNR of the dequantized weight against the float one, in dB. */
+  sqnr: number;
+  elements: number;
+  /** Storage bits per element, parameters excluded. */
+  bits: number;
+  /** Bytes of the float weight and of the quantized one (storage + scales + zero points). */
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+/** What happened to one quantized activation tensor. */
+export interface QuantizedActivation {
+  /** The float value's name; `<name>_dequantized` is what the consumers read now. */
+  name: string;
+  scheme: QuantScheme;
+  mode: 'static' | 'dynamic';
+  consumers: Node[];
+  /** Static: the calibrated clip range and the parameters chosen from it. */
+  range?: { min: number; max: number };
+  params?: QuantParams;
+  /** Calibration elements ignored as mask sentinels (|x| ≥ 1e30). */
+  sentinels: number;
+}
+
+/** The result of `quantizeModel`: the plan, the calibration and a record of every change. */
+export interface QuantizeResult {
+  plan: QuantPlan;
+  calibration: Calibration | undefined;
+  weights: QuantizedWeight[];
+  activations: QuantizedActivation[];
+  notes: string[];
+}
+
+/** Whether any part of a plan needs calibration data. */
+export function needsCalibration(plan: QuantPlan): boolean {
+  return plan.activations.some((a) => a.mode === 'static') || plan.weights.some((w) => w.rounding === 'gptq');
+}
+
+/** The input-dim K of a MatMul weight GPTQ can take (rank-2 B operand), else undefined. */
+function gptqK(node: Node, input: number, w: Value): number | undefined {
+  const s = w.type.shape;
+  if (input !== 1 || !s || s.length !== 2 || typeof s[0] !== 'number') return undefined;
+  return node.op === 'onnx.MatMul' || node.op === 'fused.MatMulAdd' ? s[0] : undefined;
+}
+
+/** Store parameters in the weight store (per channel / group) or inline them (per tensor) as a quantized type. */
+function quantType(g: Graph, p: QuantParams, expressed: QuantType['expressed'], key: string): QuantType {
+  const { storage } = formatInfo(p.scheme.format);
+  const perTensor = p.shape.length === 0;
+  let scale: number | string = p.scale[0]!;
+  let zero: number | string = p.zero[0]!;
+  if (!perTensor) {
+    scale = `${key}.scale`;
+    zero = `${key}.zero`;
+    g.weights.set(scale, new Tensor('f32', p.shape, Float32Array.from(p.scale)));
+    g.weights.set(zero, Tensor.from(storage, p.shape, p.zero));
+  }
+  const qt: QuantType = { kind: 'quant', storage, expressed, scale, zero };
+  if (perTensor) return qt;
+  const axis = p.scheme.axis ?? 1;
+  return p.scheme.granularity === 'group' ? { ...qt, axis, group: p.scheme.group! } : { ...qt, axis };
+}
+
+/**
+ * Quantize `model` in place with `recipe`: plan, calibrate when needed, round the weights, insert
+ * the activation quantizers. Returns what was done; `notes` holds every fallback.
+ */
+export function quantizeModel(model: Model, recipe: Recipe, opts: QuantizeOptions = {}): QuantizeResult {
+  const g = model.graph;
+  const plan = planQuantization(model, recipe);
+  const notes = [...plan.notes];
+  const xtx = new Map<Value, number>();
+  for (const w of plan.weights) {
+    if (w.rounding !== 'gptq') continue;
+    const k = gptqK(w.node, w.input, w.value);
+    const x = w.node.inputs[0];
+    if (k !== undefined && x && !x.isConst) xtx.set(x, k);
+  }
+  let calibration: Calibration | undefined;
+  if (needsCalibration(plan)) {
+    if (!opts.calib) fail('usage', `recipe '${recipe.name}' has ${plan.activations.some((a) => a.mode === 'static') ? 'static activations' : 'GPTQ weights'}, which need calibration data (--calib <dir>)`);
+    calibration = calibrate(model, plan, opts.calib, { onProgress: opts.onProgress, maxSamples: opts.maxSamples, xtx });
+  }
+
+  // ---- weights ----
+  const weights: QuantizedWeight[] = [];
+  const done = new Map<string, Value>();
+  for (const pw of plan.weights) {
+    const { node, input, value, scheme } = pw;
+    const t = g.constValue(value);
+    if (!t) fail('model', `weight '${value.name}' of ${node.describe()} has no data`);
+    const cacheKey = `${value.name}|${JSON.stringify(scheme)}|${pw.rounding}`;
+    let dq = done.get(cacheKey);
+    let rounding = pw.rounding;
+    if (!dq) {
+      let res: WeightQuantResult;
+      const x = node.inputs[0];
+      const h = x ? calibration?.tensors.get(x)?.xtx : undefined;
+      if (rounding === 'gptq' && h && gptqK(node, input, value) !== undefined) {
+        res = gptq(t, h, scheme);
+      } else {
+        if (rounding === 'gptq') {
+          notes.push(`${node.describe()}: GPTQ applies to rank-2 MatMul weights with a calibrated input; weight '${value.name}' uses clip search`);
+          rounding = 'clip';
+        }
+        res = rounding === 'clip' ? clipSearch(t, scheme) : rtn(t, scheme);
+      }
+      const key = g.freshName(`${value.name}_quantized`);
+      const qt = quantType(g, res.params, expressedDType(value.type.dtype), key);
+      const qv = g.addConstant(key, res.q);
+      qv.type = { dtype: qt, shape: value.type.shape };
+      const b = new Builder(g);
+      b.insertionPoint = node;
+      dq = b.op('q.dequantize', [qv], {}, { out: `${value.name}_dequantized` });
+      done.set(cacheKey, dq);
+      const bits = dtypeInfo(qt.storage).bits;
+      const params = res.params.scale.length;
+      const deq = dequantize(res.q, res.params).data as Float32Array;
+      weights.push({
+        name: value.name, node, scheme, rounding,
+        sqnr: sqnr(t.data as ArrayLike<number>, deq),
+        elements: t.size, bits,
+        bytesBefore: t.size * (dtypeInfo(t.dtype).bits / 8),
+        bytesAfter: Math.ceil((t.size * bits) / 8) + (params > 1 ? params * (4 + bits / 8) : 0),
+      });
+    }
+    node.inputs[input] = dq;
+  }
+
+  // ---- activations ----
+  const activations: QuantizedActivation[] = [];
+  for (const act of plan.activations) {
+    const v = act.value;
+    const first = act.consumers[0]!;
+    const b = new Builder(g);
+    b.insertionPoint = first;
+    let dq: Value;
+    const rec: QuantizedActivation = { name: v.name, scheme: act.scheme, mode: act.mode, consumers: act.consumers, sentinels: 0 };
+    if (act.mode === 'dynamic') {
+      if (v.type.dtype !== 'f32' || act.scheme.format !== 'uint8' || act.scheme.granularity !== 'tensor') {
+        notes.push(`activation '${v.name}': dynamic quantization is uint8 per-tensor on f32 (ONNX DynamicQuantizeLinear); left in float`);
+        continue;
+      }
+      const dql = b.node('onnx.DynamicQuantizeLinear', [v], {}, 3, { out: `${v.name}_dynamic` });
+      dq = b.op('onnx.DequantizeLinear', dql.outputs, {}, { out: `${v.name}_dequantized` });
+    } else {
+      const cal = calibration!.tensors.get(v);
+      rec.sentinels = cal?.sentinels ?? 0;
+      const range = activationRange(calibration!, act);
+      const { qmin, qmax } = formatInfo(act.scheme.format);
+      const ch = act.scheme.granularity === 'channel' ? cal?.observer?.channelRanges({ qmin, qmax, symmetric: act.scheme.symmetric }) : undefined;
+      const params = ch && ch.length > 0
+        ? paramsFromRange(ch.map((r) => r.min), ch.map((r) => r.max), act.scheme)
+        : paramsFromRange(range.min, range.max, { ...act.scheme, granularity: 'tensor' });
+      rec.range = range;
+      rec.params = params;
+      const qt = quantType(g, params, expressedDType(v.type.dtype), g.freshName(`${v.name}_quantized`));
+      const q = b.op('q.quantize', [v], {}, { out: `${v.name}_quantized`, types: [{ dtype: qt, shape: v.type.shape }] });
+      dq = b.op('q.dequantize', [q], {}, { out: `${v.name}_dequantized` });
+    }
+    for (const c of act.consumers) c.inputs = c.inputs.map((x) => (x === v ? dq : x));
+    activations.push(rec);
+  }
+  // float weights now read by nobody go, with their weight-store entries
+  eraseDead(g, plan.weights.map((w) => w.value));
+  return { plan, calibration, weights, activations, notes };
+}
