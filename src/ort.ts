@@ -50,21 +50,46 @@ export function fromOrt(t: OrtTensor): Tensor {
 export interface OrtModel {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Set when the session is not ORT's default one, saying why (print it next to ORT's numbers). */
+  readonly note: string | undefined;
   run(inputs: readonly Tensor[]): Promise<Tensor[]>;
   release(): Promise<void>;
 }
 
-/** Open `model` (path or bytes) in onnxruntime-node, single-threaded; undefined when ORT is not installed. */
+/**
+ * Session options: one thread, and MatMulNBits accuracy level 0. ORT's default (4) makes the
+ * DequantizeLinear→MatMul fusion of int4 weights quantize the *activations* to int8 at run time,
+ * which is not what a weight-only (w4a16) QDQ model says; level 0 keeps them float.
+ */
+const sessionOptions = (level: 'all' | 'basic') => ({
+  intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 as const, graphOptimizationLevel: level,
+  extra: { session: { qdq_matmulnbits_accuracy_level: '0' } },
+});
+
+/**
+ * Open `model` (path or bytes) in onnxruntime-node, single-threaded; undefined when ORT is not
+ * installed. When ORT rejects the graph its own fusions made (it fuses float8 QDQ MatMuls into
+ * MatMulIntegerToFloat, which takes no float8), the model is opened again with graph
+ * optimization level `basic` and `note` says so.
+ */
 export async function openOrt(model: string | Uint8Array, what = typeof model === 'string' ? model : 'model'): Promise<OrtModel | undefined> {
   const ort = await loadOrt();
   if (!ort) return undefined;
   let s: import('onnxruntime-node').InferenceSession;
+  let note: string | undefined;
+  const first = (e: unknown) => (e as Error).message.split('\n')[0]!;
   try {
-    s = await ort.InferenceSession.create(model as string, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+    s = await ort.InferenceSession.create(model as string, sessionOptions('all'));
   } catch (e) {
-    throw new LutraError('runtime', `ONNX Runtime cannot load the model: ${(e as Error).message.split('\n')[0]}`, what);
+    try {
+      s = await ort.InferenceSession.create(model as string, sessionOptions('basic'));
+      note = `ONNX Runtime rejected its fully optimized graph (${first(e)}); ran with graph optimization level basic`;
+    } catch {
+      throw new LutraError('runtime', `ONNX Runtime cannot load the model: ${first(e)}`, what);
+    }
   }
   return {
+    note,
     inputNames: s.inputNames,
     outputNames: s.outputNames,
     async run(inputs) {

@@ -11,12 +11,12 @@
  * and the planned nodes read the dequantized values. Everything else stays float, so the result
  * runs in the reference interpreter as is and exports to QDQ ONNX that ONNX Runtime runs.
  */
-import { Builder } from '../ir/builder.js';
+import { Builder, constantOf } from '../ir/builder.js';
 import { fail } from '../ir/diagnostics.js';
 import { dtypeInfo } from '../ir/dtype.js';
 import type { Graph, Model, Node, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { eraseDead } from '../rewrite/erase.js';
+import { eraseDead, graphTree } from '../rewrite/erase.js';
 import { expressedDType, type QuantType } from '../ir/types.js';
 import { type Calibration, activationRange, calibrate } from './calibrate.js';
 import { type QuantParams, type QuantScheme, dequantize, formatInfo, paramsFromRange, sqnr } from './quantizer.js';
@@ -130,9 +130,10 @@ export function quantizeModel(model: Model, recipe: Recipe, opts: QuantizeOption
   const done = new Map<string, Value>();
   for (const pw of plan.weights) {
     const { node, input, value, scheme } = pw;
-    const t = g.constValue(value);
+    const t = constantOf(pw.graph, value);
     if (!t) fail('model', `weight '${value.name}' of ${node.describe()} has no data`);
-    const cacheKey = `${value.name}|${JSON.stringify(scheme)}|${pw.rounding}`;
+    // one quantized copy per weight, scheme and graph (a q.dequantize in one If branch is not visible in another)
+    const cacheKey = `${value.name}|${JSON.stringify(scheme)}|${pw.rounding}|${pw.graph.name}`;
     let dq = done.get(cacheKey);
     let rounding = pw.rounding;
     if (!dq) {
@@ -152,7 +153,7 @@ export function quantizeModel(model: Model, recipe: Recipe, opts: QuantizeOption
       const qt = quantType(g, res.params, expressedDType(value.type.dtype), key);
       const qv = g.addConstant(key, res.q);
       qv.type = { dtype: qt, shape: value.type.shape };
-      const b = new Builder(g);
+      const b = new Builder(pw.graph);
       b.insertionPoint = node;
       dq = b.op('q.dequantize', [qv], {}, { out: `${value.name}_dequantized` });
       done.set(cacheKey, dq);
@@ -175,7 +176,7 @@ export function quantizeModel(model: Model, recipe: Recipe, opts: QuantizeOption
   for (const act of plan.activations) {
     const v = act.value;
     const first = act.consumers[0]!;
-    const b = new Builder(g);
+    const b = new Builder(act.graph);
     b.insertionPoint = first;
     let dq: Value;
     const rec: QuantizedActivation = { name: v.name, scheme: act.scheme, mode: act.mode, consumers: act.consumers, sentinels: 0 };
@@ -188,7 +189,11 @@ export function quantizeModel(model: Model, recipe: Recipe, opts: QuantizeOption
       dq = b.op('onnx.DequantizeLinear', dql.outputs, {}, { out: `${v.name}_dequantized` });
     } else {
       const cal = calibration!.tensors.get(v);
-      rec.sentinels = cal?.sentinels ?? 0;
+      if (!cal?.observer?.count) {
+        notes.push(`activation '${v.name}' was never computed on the calibration data (an If branch not taken?); left in float`);
+        continue;
+      }
+      rec.sentinels = cal.sentinels;
       const range = activationRange(calibration!, act);
       const { qmin, qmax } = formatInfo(act.scheme.format);
       const ch = act.scheme.granularity === 'channel' ? cal?.observer?.channelRanges({ qmin, qmax, symmetric: act.scheme.symmetric }) : undefined;
@@ -197,7 +202,7 @@ export function quantizeModel(model: Model, recipe: Recipe, opts: QuantizeOption
         : paramsFromRange(range.min, range.max, { ...act.scheme, granularity: 'tensor' });
       rec.range = range;
       rec.params = params;
-      const qt = quantType(g, params, expressedDType(v.type.dtype), g.freshName(`${v.name}_quantized`));
+      const qt = quantType(g, params, expressedDType(v.type.dtype), act.graph.freshName(`${v.name}_quantized`));
       const q = b.op('q.quantize', [v], {}, { out: `${v.name}_quantized`, types: [{ dtype: qt, shape: v.type.shape }] });
       dq = b.op('q.dequantize', [q], {}, { out: `${v.name}_dequantized` });
     }
@@ -205,6 +210,6 @@ export function quantizeModel(model: Model, recipe: Recipe, opts: QuantizeOption
     activations.push(rec);
   }
   // float weights now read by nobody go, with their weight-store entries
-  eraseDead(g, plan.weights.map((w) => w.value));
+  for (const graph of graphTree(g)) eraseDead(graph, plan.weights.filter((w) => graph.constants.includes(w.value)).map((w) => w.value));
   return { plan, calibration, weights, activations, notes };
 }

@@ -15,6 +15,7 @@ import { checkInputs, run } from '../interp/interpreter.js';
 import { type ChannelStats, type Observer, SENTINEL_ABS, channelStats, createObserver, mergeChannelStats } from './observers.js';
 import { formatInfo } from './quantizer.js';
 import type { PlannedActivation, QuantPlan } from './recipe.js';
+import { batchedInputs, takeSamples } from './samples.js';
 import { accumulateXtX } from './weights.js';
 
 /** Options of `calibrate`. */
@@ -79,12 +80,6 @@ function scan(t: Tensor, allowInf: boolean, what: () => string, setName: string,
   return sentinels;
 }
 
-/** The first `n` rows of a tensor along axis 0. */
-function firstRows(t: Tensor, n: number): Tensor {
-  const row = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  return new Tensor(t.dtype, [n, ...t.shape.slice(1)], t.data.slice(0, n * row));
-}
-
 /** Calibrate `model` for `plan` on every data set in `dataDir` (ONNX test-data layout, .pb or .npy). */
 export function calibrate(model: Model, plan: QuantPlan, dataDir: string, opts: CalibrateOptions = {}): Calibration {
   const g = model.graph;
@@ -99,7 +94,7 @@ export function calibrate(model: Model, plan: QuantPlan, dataDir: string, opts: 
   for (const c of plan.channels) entry(c.value).channelAxis = c.axis;
   for (const [v, k] of opts.xtx ?? []) entry(v).xtx = new Float64Array(k * k);
 
-  const batched = g.inputs.map((v) => typeof v.type.shape?.[0] === 'string');
+  const batched = batchedInputs(g);
   let samples = 0;
   let done = 0;
   for (const set of sets) {
@@ -112,12 +107,9 @@ export function calibrate(model: Model, plan: QuantPlan, dataDir: string, opts: 
       if (isLutraError(e)) throw new LutraError(e.code, `calibration data set ${set.name || '(directory)'}: ${e.message}`, set.dir);
       throw e;
     }
-    const bi = batched.findIndex((b, i) => b && inputs[i]!.rank > 0);
-    let n = bi < 0 ? 1 : inputs[bi]!.shape[0]!;
-    if (n > remaining) {
-      n = remaining;
-      inputs = inputs.map((t, i) => (batched[i] && t.rank > 0 ? firstRows(t, n) : t));
-    }
+    const taken = takeSamples(batched, inputs, remaining);
+    inputs = taken.inputs;
+    const n = taken.n;
     const observe = (v: Value, t: Tensor, isInput: boolean, what: () => string): void => {
       const e = tensors.get(v);
       if (!e) return;

@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isFloat } from '../ir/dtype.js';
 import { LutraError } from '../ir/diagnostics.js';
-import type { Model, Node, Value } from '../ir/graph.js';
+import type { Graph, Model, Node, Value } from '../ir/graph.js';
+import { graphTree } from '../rewrite/erase.js';
 import '../ir/ops/index.js';
 import { getAttr, getOp } from '../ir/registry.js';
 import { expressedDType, isQuant } from '../ir/types.js';
@@ -343,6 +344,8 @@ export function loadRecipe(nameOrPath: string): Recipe {
 /** A constant weight operand to quantize. */
 export interface PlannedWeight {
   node: Node;
+  /** The graph `node` is in (the main graph, or an If branch). */
+  graph: Graph;
   input: number;
   value: Value;
   scheme: QuantScheme;
@@ -352,6 +355,8 @@ export interface PlannedWeight {
 /** An activation tensor to quantize (once, however many planned nodes consume it). */
 export interface PlannedActivation {
   value: Value;
+  /** The graph its consumers are in (one entry per graph when a value is read in several). */
+  graph: Graph;
   scheme: QuantScheme;
   observer: ObserverOptions;
   mode: ActivationMode;
@@ -406,11 +411,16 @@ function weightScheme(w: WeightSpec, v: Value, layout: WeightLayout | undefined,
 /** Apply `recipe` to the top-level graph of `model`: which weights and activations to quantize, and how. */
 export function planQuantization(model: Model, recipe: Recipe): QuantPlan {
   const plan: QuantPlan = { recipe, weights: [], activations: [], channels: [], skipped: [], notes: [] };
-  const g = model.graph;
-  const candidates = g.nodes.filter((n) => recipe.ops.some((o) => opMatches(o, n.op)));
-  const byValue = new Map<Value, PlannedActivation>();
+  // the main graph, then If branches: their nodes are planned like any other
+  const candidates: { node: Node; graph: Graph }[] = [];
+  for (const graph of graphTree(model.graph)) {
+    for (const node of graph.nodes) if (recipe.ops.some((o) => opMatches(o, node.op))) candidates.push({ node, graph });
+  }
+  const byValue = new Map<string, PlannedActivation>();
+  const ids = new Map<Value | Graph, number>();
+  const id = (x: Value | Graph): number => { let i = ids.get(x); if (i === undefined) ids.set(x, (i = ids.size)); return i; };
   const channelSeen = new Set<Value>();
-  candidates.forEach((node, i) => {
+  candidates.forEach(({ node, graph }, i) => {
     const ex = recipe.exclude;
     const reason = ex.first && i === 0 ? 'exclude.first'
       : ex.last && i === candidates.length - 1 ? 'exclude.last'
@@ -442,7 +452,7 @@ export function planQuantization(model: Model, recipe: Recipe): QuantPlan {
       if (v.isConst) {
         if (!w || !op.weight) continue;
         const layout = rank === undefined ? undefined : op.weight(node, rank);
-        plan.weights.push({ node, input: op.index, value: v, scheme: weightScheme(w, v, layout, node, plan.notes), rounding: w.rounding });
+        plan.weights.push({ node, graph, input: op.index, value: v, scheme: weightScheme(w, v, layout, node, plan.notes), rounding: w.rounding });
         continue;
       }
       // unknown rank (rare after type inference): -1, the last axis
@@ -452,7 +462,8 @@ export function planQuantization(model: Model, recipe: Recipe): QuantPlan {
         plan.channels.push({ value: v, axis });
       }
       if (!a) continue;
-      const prev = byValue.get(v);
+      const key = `${id(v)}@${id(graph)}`;
+      const prev = byValue.get(key);
       const scheme: QuantScheme = a.granularity === 'channel' && rank !== 0
         ? { format: a.type, symmetric: a.symmetric, granularity: 'channel', axis }
         : { format: a.type, symmetric: a.symmetric, granularity: 'tensor' };
@@ -465,8 +476,8 @@ export function planQuantization(model: Model, recipe: Recipe): QuantPlan {
       }
       const observer: ObserverOptions = { ...a.observer };
       if (scheme.granularity === 'channel') observer.axis = scheme.axis;
-      const entry: PlannedActivation = { value: v, scheme, observer, mode: a.mode, consumers: [node] };
-      byValue.set(v, entry);
+      const entry: PlannedActivation = { value: v, graph, scheme, observer, mode: a.mode, consumers: [node] };
+      byValue.set(key, entry);
       plan.activations.push(entry);
     }
   });

@@ -3,11 +3,11 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { Progress, formatDuration } from '../../src/cli/progress.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { readTensor, writeTensor } from '../../src/frontends/onnx/testdata.js';
 import { compareTensors } from '../../src/testing/onnx-suite.js';
+import { lutra, userError } from '../helpers/cli.js';
 import { CORPUS, HAS_SHARED, ONNX_TESTS, ROOT } from '../helpers/shared.js';
 
 const MLP = join(ROOT, 'examples/digits_mlp/model.onnx');
@@ -19,26 +19,6 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let seq = 0;
 /** A fresh directory under the test's temp dir. */
 const fresh = (name: string): string => join(tmp, `${seq++}-${name}`);
-
-/** Run `lutra` in-process, capturing its output. */
-async function lutra(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (s) => { stdout += s; }, stderr: (s) => { stderr += s; } });
-  return { code, stdout, stderr };
-}
-
-/** A user error: exit 1 and exactly one `lutra: error:` line matching `re`, no stack. */
-async function userError(re: RegExp, ...argv: string[]): Promise<string> {
-  const r = await lutra(...argv);
-  expect(r.code, r.stderr).toBe(1);
-  const lines = r.stderr.trimEnd().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^lutra: error: /);
-  expect(lines[0]).toMatch(re);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  return lines[0]!;
-}
 
 /** Files under `dir` (relative paths), or [] when it does not exist. */
 function listFiles(dir: string): string[] {
@@ -55,10 +35,10 @@ describe('lutra: help and version', () => {
   it('--help lists every command', async () => {
     const r = await lutra('--help');
     expect(r.code).toBe(0);
-    for (const c of ['inspect', 'opt', 'run', 'passes', 'test-onnx']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['inspect', 'opt', 'quantize', 'run', 'eval', 'passes', 'test-onnx']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
   });
 
-  it.each(['inspect', 'opt', 'run', 'passes', 'test-onnx'])('%s --help and -h print its usage', async (c) => {
+  it.each(['inspect', 'opt', 'quantize', 'run', 'eval', 'passes', 'test-onnx'])('%s --help and -h print its usage', async (c) => {
     const r = await lutra(c, '--help');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: lutra ${c}`);
@@ -309,7 +289,7 @@ describe('lutra: bad input is one error line, exit 1, no output left behind', ()
   });
 
   it('an unknown command names it', async () => {
-    await userError(/unknown command 'frob' \(commands: inspect, opt, run, passes, test-onnx\)/, 'frob');
+    await userError(/unknown command 'frob' \(commands: inspect, opt, quantize, run, eval, passes, test-onnx\)/, 'frob');
   });
 
   it('a missing required flag or argument names it', async () => {
