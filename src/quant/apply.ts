@@ -74,6 +74,16 @@ export interface QuantizeResult {
   notes: string[];
 }
 
+/** Bytes of every weight-store entry of a model: what its weights cost, before file framing. */
+export function weightBytes(m: Model): number {
+  let n = 0;
+  for (const k of m.weights.keys()) {
+    const t = m.weights.get(k)!;
+    n += Math.ceil((t.size * dtypeInfo(t.dtype).bits) / 8);
+  }
+  return n;
+}
+
 /** Whether any part of a plan needs calibration data. */
 export function needsCalibration(plan: QuantPlan): boolean {
   return plan.activations.some((a) => a.mode === 'static') || plan.weights.some((w) => w.rounding === 'gptq');

@@ -388,6 +388,18 @@ export function nodeMatchName(node: Node): string {
   return node.name || node.outputs[0]?.name || '';
 }
 
+/** What `recipe` says for `node`: its defaults folded with every matching rule, in order. */
+export function resolveSpecs(recipe: Recipe, node: Node): { weights: WeightSpec | null; activations: ActivationSpec | null } {
+  let w = recipe.defaults.weights;
+  let a = recipe.defaults.activations;
+  for (const rule of recipe.rules) {
+    if (!ruleMatches(rule, node)) continue;
+    if (rule.weights !== undefined) w = rule.weights === null ? null : { ...(w ?? recipe.defaults.weights ?? WEIGHT_DEFAULTS), ...rule.weights };
+    if (rule.activations !== undefined) a = rule.activations === null ? null : { ...(a ?? recipe.defaults.activations ?? ACTIVATION_DEFAULTS), ...rule.activations };
+  }
+  return { weights: w, activations: a };
+}
+
 function ruleMatches(rule: RecipeRule, node: Node): boolean {
   const { ops, names } = rule.match;
   if (ops.length && !ops.some((o) => opMatches(o, node.op))) return false;
@@ -405,6 +417,13 @@ function weightScheme(w: WeightSpec, v: Value, layout: WeightLayout | undefined,
     return { ...base, granularity: 'tensor' };
   }
   if (w.granularity === 'channel') return { ...base, granularity: 'channel', axis: layout.channelAxis };
+  const rank = v.type.shape?.length ?? 2;
+  if (rank > 2) {
+    // ONNX blocks run along one axis and keep every other dim: on a Conv kernel [M, C, kh, kw] each
+    // (m, kh, kw) would get its own scale — more parameters than a per-channel layout saves.
+    notes.push(`${node.describe()}: weight '${v.name}' is rank ${rank}; group quantization applies to matrices, so it is quantized per output channel`);
+    return { ...base, granularity: 'channel', axis: layout.channelAxis };
+  }
   return { ...base, granularity: 'group', axis: layout.groupAxis, group: w.group };
 }
 
@@ -428,13 +447,7 @@ export function planQuantization(model: Model, recipe: Recipe): QuantPlan {
           : ex.names.some((r) => r.test(nodeMatchName(node))) ? 'exclude.names' : undefined;
     if (reason) { plan.skipped.push({ node, reason }); return; }
 
-    let w = recipe.defaults.weights;
-    let a = recipe.defaults.activations;
-    for (const rule of recipe.rules) {
-      if (!ruleMatches(rule, node)) continue;
-      if (rule.weights !== undefined) w = rule.weights === null ? null : { ...(w ?? recipe.defaults.weights ?? WEIGHT_DEFAULTS), ...rule.weights };
-      if (rule.activations !== undefined) a = rule.activations === null ? null : { ...(a ?? recipe.defaults.activations ?? ACTIVATION_DEFAULTS), ...rule.activations };
-    }
+    const { weights: w, activations: a } = resolveSpecs(recipe, node);
     for (const [side, s] of [['weights', w], ['activations', a]] as const) {
       if (s?.type === 'fp8e4m3' && !s.symmetric) {
         throw new LutraError('usage', `${node.describe()}: the recipe's ${side} resolve to asymmetric fp8e4m3; float8 has no zero point (set symmetric: true)`, recipe.source);

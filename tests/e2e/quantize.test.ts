@@ -77,6 +77,42 @@ describe.skipIf(!HAS_SHARED)('lutra quantize --recipe w8a8 on every corpus model
   });
 });
 
+describe.skipIf(!HAS_SHARED)('lutra quantize: mixed precision', () => {
+  const model = join(CORPUS, 'digits_mlp/model.onnx');
+  const calib = join(CORPUS, 'digits_mlp/calib');
+  const data = join(CORPUS, 'digits_mlp/eval');
+
+  it('--sensitivity measures every planned layer alone, most sensitive first', async () => {
+    const r = await lutra('quantize', model, '--recipe', 'w8a8', '--calib', calib, '--sensitivity', '--sensitivity-data', data, '--skip-check', '-o', join(tmp, 'sens.onnx'), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const s = (JSON.parse(r.stdout) as { sensitivity: { layers: { layer: string; sqnr: number }[]; all: { sqnr: number } } }).sensitivity;
+    expect(s.layers.map((l) => l.layer).sort()).toEqual(['/net/net.0/Gemm', '/net/net.2/Gemm', '/net/net.4/Gemm']);
+    const sqnrs = s.layers.map((l) => l.sqnr);
+    expect([...sqnrs].sort((a, b) => a - b)).toEqual(sqnrs);
+    // one layer alone loses less than all of them together
+    expect(Math.min(...sqnrs)).toBeGreaterThan(s.all.sqnr);
+  });
+
+  it('--size-budget picks per-layer formats that fit, and the saved recipe reproduces the model', async () => {
+    const budget = 0.075; // between all-int4 (≈0.048 MB) and all-int8 (≈0.089 MB) weights
+    const saved = join(tmp, 'chosen.json');
+    const r = await lutra('quantize', model, '--recipe', 'w8a8', '--calib', calib, '--size-budget', String(budget), '--save-recipe', saved,
+      '--sensitivity-data', data, '--skip-check', '-o', join(tmp, 'mixed.onnx'), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as { weightBytes: { after: number }; sizeBudget: { totalBytes: number; chosen: { candidate: string }[] } };
+    expect(s.sizeBudget.totalBytes).toBeLessThanOrEqual(budget * 1e6);
+    expect(s.weightBytes.after).toBe(s.sizeBudget.totalBytes);
+    expect(new Set(s.sizeBudget.chosen.map((c) => c.candidate)).size).toBe(2); // a real mix
+    const again = await lutra('quantize', model, '--recipe', saved, '--calib', calib, '--skip-check', '-o', join(tmp, 'mixed2.onnx'), '--json');
+    expect((JSON.parse(again.stdout) as { weightBytes: { after: number } }).weightBytes.after).toBe(s.weightBytes.after);
+  });
+
+  it('a budget below the smallest reachable size is an error that says the minimum', async () => {
+    await userError(/budget .*(minimum|smallest)/i, 'quantize', model, '--recipe', 'w8a8', '--calib', calib, '--size-budget', '0.001', '-o', join(tmp, 'never.onnx'));
+    expect(existsSync(join(tmp, 'never.onnx'))).toBe(false);
+  });
+});
+
 describe.skipIf(!HAS_SHARED)('lutra quantize: bad input', () => {
   const model = join(CORPUS, 'digits_mlp/model.onnx');
   const calib = join(CORPUS, 'digits_mlp/calib');

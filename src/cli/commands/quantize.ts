@@ -7,30 +7,20 @@ import { statSync } from 'node:fs';
 import { exportOnnx } from '../../frontends/onnx/export.js';
 import { listDataSets, readDataDir } from '../../frontends/onnx/testdata.js';
 import { LutraError } from '../../ir/diagnostics.js';
-import { dtypeInfo } from '../../ir/dtype.js';
 import type { Model } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { run as interpret } from '../../interp/interpreter.js';
 import { writeFileAtomic } from '../../io.js';
 import { loadModel, modelFormat, saveModel } from '../../load.js';
 import { openOrt } from '../../ort.js';
-import { type QuantizeResult, needsCalibration, quantizeModel } from '../../quant/apply.js';
+import { type QuantizeResult, needsCalibration, quantizeModel, weightBytes } from '../../quant/apply.js';
 import { OutputComparison } from '../../quant/metrics.js';
-import { loadRecipe, planQuantization } from '../../quant/recipe.js';
+import { type BitWidthChoice, type SensitivityOptions, type SensitivityReport, chooseBitWidths, defaultCandidates, recipeToJson, sensitivity } from '../../quant/mixed.js';
+import { type Recipe, loadRecipe, planQuantization } from '../../quant/recipe.js';
 import { type LayerReport, layerReport } from '../../quant/report.js';
 import { renderReportHtml } from '../../quant/report-html.js';
-import { type Command, flag, str } from '../command.js';
+import { type Args, type Command, type Io, flag, str } from '../command.js';
 import { Progress, formatDuration } from '../progress.js';
-
-/** Bytes of every weight-store entry of a model (what its weights cost on disk, before protobuf framing). */
-export function weightBytes(m: Model): number {
-  let n = 0;
-  for (const k of m.weights.keys()) {
-    const t = m.weights.get(k)!;
-    n += Math.ceil((t.size * dtypeInfo(t.dtype).bits) / 8);
-  }
-  return n;
-}
 
 /** A positive integer option, or a usage error naming it. */
 function positiveInt(v: string | undefined, name: string): number | undefined {
@@ -89,6 +79,57 @@ function summary(r: QuantizeResult, before: number, after: number): string[] {
   return lines;
 }
 
+/** `--sensitivity` and `--size-budget`: measure layers alone, and choose per-layer formats (src/quant/mixed.ts). */
+function mixedPrecision(args: Args, path: string, recipe: Recipe, calib: string | undefined, maxSamples: number | undefined,
+  reportData: string | undefined, io: Io): { sensitivity?: SensitivityReport; choice?: BitWidthChoice } {
+  const budget = str(args, 'size-budget');
+  const wantSensitivity = flag(args, 'sensitivity');
+  if (budget === undefined && !wantSensitivity) {
+    for (const o of ['candidates', 'save-recipe', 'sensitivity-data', 'sensitivity-samples']) {
+      if (str(args, o) !== undefined) throw new LutraError('usage', `--${o} goes with --size-budget or --sensitivity`);
+    }
+    return {};
+  }
+  const data = str(args, 'sensitivity-data') ?? reportData;
+  if (data === undefined) throw new LutraError('usage', '--sensitivity and --size-budget measure on data: pass --calib or --sensitivity-data <dir>');
+  const opts: SensitivityOptions = { calib, maxSamples, data, dataSamples: positiveInt(str(args, 'sensitivity-samples'), 'sensitivity-samples') };
+  let p: Progress | undefined;
+  opts.onProgress = (e) => { if (e.stage === 'measure') (p ??= new Progress(io, `measure ${e.recipe}`, e.total)).update(e.done); };
+  const load = () => loadModel(path);
+  const out: { sensitivity?: SensitivityReport; choice?: BitWidthChoice } = {};
+  const table = (r: SensitivityReport) => [
+    `sensitivity of ${r.recipe} (each layer quantized alone; model-output SQNR on ${r.samples} samples, lowest first):`,
+    ...r.layers.map((l) => `  ${l.layer.padEnd(36)} ${l.op.padEnd(14)} ${fmt(l.sqnr, 1).padStart(6)} dB  cosine ${fmt(l.cosine, 6)}`),
+    `  all layers at once: ${fmt(r.all.sqnr, 1)} dB measured, ${fmt(r.predicted.sqnr, 1)} dB predicted from the sum of layer errors`,
+  ];
+  if (wantSensitivity) {
+    out.sensitivity = sensitivity(load, recipe, opts);
+    p?.finish();
+    p = undefined;
+    if (!flag(args, 'json')) io.stderr(`${table(out.sensitivity).join('\n')}\n`);
+  }
+  if (budget !== undefined) {
+    const mb = Number(budget);
+    if (!Number.isFinite(mb) || mb <= 0) throw new LutraError('usage', `--size-budget must be a positive number of MB, got '${budget}'`);
+    const names = str(args, 'candidates');
+    const candidates = names ? names.split(',').map((n) => loadRecipe(n.trim())) : defaultCandidates(recipe);
+    out.choice = chooseBitWidths(load, candidates, Math.floor(mb * 1e6), opts);
+    p?.finish();
+    const c = out.choice;
+    const save = str(args, 'save-recipe');
+    if (save !== undefined) writeFileAtomic(save, `${JSON.stringify(recipeToJson(c.recipe), null, 2)}\n`);
+    if (!flag(args, 'json')) {
+      io.stderr(`${[
+        `size budget ${(c.budgetBytes / 1e6).toFixed(3)} MB: chose ${c.chosen.length} layers → ${(c.totalBytes / 1e6).toFixed(3)} MB of weights (float ${(c.floatBytes / 1e6).toFixed(3)} MB, smallest possible ${(c.minBytes / 1e6).toFixed(3)} MB), predicted output SQNR ${fmt(c.predictedError.sqnr, 1)} dB`,
+        ...c.chosen.map((l) => `  ${l.layer.padEnd(36)} ${l.candidate.padEnd(16)} ${String(l.bits).padStart(2)}-bit  ${String(l.bytes).padStart(9)} B  alone ${fmt(l.sqnr, 1)} dB`),
+        ...c.notes.map((n) => `  note: ${n}`),
+        ...(save !== undefined ? [`  chosen recipe written to ${save}`] : []),
+      ].join('\n')}\n`);
+    }
+  }
+  return out;
+}
+
 export const quantize: Command = {
   name: 'quantize',
   summary: 'Quantize a model with a recipe and calibration data; write QDQ ONNX (or text IR).',
@@ -100,6 +141,12 @@ export const quantize: Command = {
     samples: { type: 'string', value: 'n', help: 'use at most n calibration samples (rows of the batch dimension)' },
     report: { type: 'string', value: 'r.json|r.html', help: 'write the per-layer error report (SQNR, cosine, ranges, histograms) as JSON or a self-contained HTML page' },
     'report-data': { type: 'string', value: 'dir', help: 'data the report runs on (default: the calibration data)' },
+    sensitivity: { type: 'boolean', help: 'measure every planned layer quantized alone (model-output SQNR) and print them, most sensitive first' },
+    'size-budget': { type: 'string', value: 'MB', help: 'choose per layer among --candidates so the weights take at most MB × 10⁶ bytes, then quantize with that choice' },
+    candidates: { type: 'string', value: 'r1,r2,…', help: 'recipes --size-budget chooses from (default: the recipe and its int4 / int8 weight counterpart)' },
+    'save-recipe': { type: 'string', value: 'file.json', help: 'write the recipe --size-budget chose, for reuse with --recipe' },
+    'sensitivity-data': { type: 'string', value: 'dir', help: 'data --sensitivity / --size-budget measure on (default: --report-data, else --calib)' },
+    'sensitivity-samples': { type: 'string', value: 'n', help: 'use at most n samples of it (each layer costs one model run over them)' },
     'skip-check': { type: 'boolean', help: 'do not compare the result with the float model on the first calibration data set' },
     json: { type: 'boolean', help: 'print the summary as JSON on stdout' },
   },
@@ -116,11 +163,13 @@ and the output cosine / SQNR / top-1 agreement are printed, saying which backend
 Examples:
   lutra quantize model.onnx --recipe w8a8 --calib calib/ -o model.qdq.onnx
   lutra quantize model.onnx --recipe w4a16 -o model.w4.onnx
-  lutra quantize model.onnx --recipe my-recipe.json --calib calib/ --samples 64 -o out.lir`,
+  lutra quantize model.onnx --recipe my-recipe.json --calib calib/ --samples 64 -o out.lir
+  lutra quantize model.onnx --recipe w8a8 --calib calib/ --sensitivity -o model.qdq.onnx
+  lutra quantize model.onnx --recipe w8a8 --calib calib/ --size-budget 0.4 --save-recipe chosen.json -o model.qdq.onnx`,
   async run(args, io) {
     const out = str(args, 'output')!;
     const format = modelFormat(out);
-    const recipe = loadRecipe(str(args, 'recipe')!);
+    let recipe = loadRecipe(str(args, 'recipe')!);
     const calib = str(args, 'calib');
     if (calib !== undefined) {
       let isDir = false;
@@ -133,6 +182,8 @@ Examples:
     const reportData = str(args, 'report-data') ?? calib;
     if (report !== undefined && reportData === undefined) throw new LutraError('usage', '--report needs data to run on: pass --calib or --report-data <dir>');
     const path = args.positionals[0]!;
+    const mixed = mixedPrecision(args, path, recipe, calib, maxSamples, reportData, io);
+    if (mixed.choice) recipe = mixed.choice.recipe;
     const model = loadModel(path);
     const floatBytes = weightBytes(model);
     if (!calib && needsCalibration(planQuantization(model, recipe))) {
@@ -177,6 +228,11 @@ Examples:
         seconds: ms / 1000,
         peakRssMB: peakMB,
         check: checked,
+        sensitivity: mixed.sensitivity,
+        sizeBudget: mixed.choice && {
+          budgetBytes: mixed.choice.budgetBytes, totalBytes: mixed.choice.totalBytes, minBytes: mixed.choice.minBytes, floatBytes: mixed.choice.floatBytes,
+          predictedError: mixed.choice.predictedError, chosen: mixed.choice.chosen, notes: mixed.choice.notes,
+        },
       }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
       return 0;
     }

@@ -1,6 +1,7 @@
 /**
  * @fileoverview ONNX model → Lutra Model. Checks the opset range and that every op is known
- * (one error listing all unknown ones), imports the graph (import-graph.ts) and verifies it.
+ * (one error listing all unknown ones), imports the graph (import-graph.ts), lifts quantized
+ * forms into quantized types (lift-quant.ts) and verifies it.
  */
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -10,6 +11,7 @@ import { getOp } from '../../ir/registry.js';
 import '../../ir/ops/index.js';
 import { verify } from '../../ir/verifier.js';
 import { importGraph, subgraphsOf } from './import-graph.js';
+import { type LiftQuantMode, liftQuant } from './lift-quant.js';
 import { type OnnxTypes, onnx, toNum } from './proto.js';
 
 /** Oldest ai.onnx opset the importer accepts (upgrade hooks start here). */
@@ -25,6 +27,11 @@ export interface ImportOptions {
   baseDir?: string;
   /** Run the IR verifier on the result (default true). */
   verify?: boolean;
+  /**
+   * Lift quantized ONNX into quantized types and q.* ops (lift-quant.ts): `all` (default), `qdq`
+   * (only the exact QDQ rules, QOperator / integer ops kept) or `none`.
+   */
+  liftQuant?: LiftQuantMode;
 }
 
 /** Read an ONNX file; external data is read relative to its directory. */
@@ -57,6 +64,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Model {
   model.producer = [proto.producerName, proto.producerVersion].filter(Boolean).join(' ');
   model.docString = proto.docString ?? '';
   model.metadata = Object.fromEntries((proto.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+  liftQuant(model.graph, opts.liftQuant);
   if (opts.verify !== false) verifyModel(model, file);
   return model;
 }

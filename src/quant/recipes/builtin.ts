@@ -3,13 +3,16 @@
  * (they go through the same validation). docs/recipes.md explains each choice.
  */
 
-/** Static W8A8: the ONNX Runtime QDQ default layout (s8 per-channel weights, u8 per-tensor activations). */
+/**
+ * Static W8A8: the ONNX Runtime QDQ default layout (s8 per-channel weights, u8 per-tensor
+ * activations), with MSE-chosen activation clip ranges (docs/recipes.md says why).
+ */
 const w8a8 = {
   name: 'w8a8',
-  description: 'int8 per-channel symmetric weights, uint8 per-tensor asymmetric static activations (ORT QDQ layout)',
+  description: 'int8 per-channel symmetric weights, uint8 per-tensor asymmetric static activations clipped for least MSE (ORT QDQ layout)',
   defaults: {
     weights: { type: 'int8', granularity: 'channel', symmetric: true, rounding: 'rtn' },
-    activations: { type: 'uint8', granularity: 'tensor', symmetric: false, observer: { kind: 'minmax' }, mode: 'static' },
+    activations: { type: 'uint8', granularity: 'tensor', symmetric: false, observer: { kind: 'mse' }, mode: 'static' },
   },
   rules: [],
   exclude: { ops: [], names: [] },

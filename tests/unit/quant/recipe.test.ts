@@ -182,12 +182,14 @@ describe('planQuantization', () => {
     expect(new Set(plan.activations.map((a) => a.value)).size).toBe(plan.activations.length);
   });
 
-  it.skipIf(!HAS_SHARED)('digits_vit w4a16: groups of 128 along the reduction axis, no activations', () => {
+  it.skipIf(!HAS_SHARED)('digits_vit w4a16: groups of 128 along the reduction axis of matrices, per channel for the Conv kernel, no activations', () => {
     const plan = planQuantization(corpus('digits_vit'), loadRecipe('w4a16'));
     expect(plan.activations).toHaveLength(0);
     expect(plan.channels).toHaveLength(34);
     const axes = new Set(plan.weights.map((w) => `${w.node.op}:${w.scheme.axis}:${w.scheme.group}:${w.scheme.format}:${w.scheme.symmetric}`));
-    expect([...axes].sort()).toEqual(['onnx.Conv:1:128:int4:false', 'onnx.Gemm:1:128:int4:false', 'onnx.MatMul:0:128:int4:false']);
+    // a blocked Conv kernel [M, C, kh, kw] would get one scale per (m, kh, kw): per channel instead, with a note
+    expect([...axes].sort()).toEqual(['onnx.Conv:0:undefined:int4:false', 'onnx.Gemm:1:128:int4:false', 'onnx.MatMul:0:128:int4:false']);
+    expect(plan.notes.some((n) => /group quantization applies to matrices/.test(n))).toBe(true);
   });
 
   it.skipIf(!HAS_SHARED)('char_lm: only the 4 blocks’ 4 linears and the head carry weights; ops can add Softmax inputs', () => {
