@@ -24,6 +24,10 @@ export type OptionValues<S extends OptionSchema> = { -readonly [K in keyof S]: O
 export interface PassContext {
   /** Diagnostics and notes for the user (stderr in the CLI). */
   log(line: string): void;
+  /** Calibration data directory of the run (`lutra quantize --calib`), for passes that measure activations. */
+  calib?: string;
+  /** At most this many calibration samples. */
+  samples?: number;
   /** Set when tracing: receives which rewrite rule fired or why it did not match. */
   trace?: (line: string) => void;
 }
@@ -167,6 +171,9 @@ export interface RunOptions {
   trace?: boolean;
   /** Where dumps, timings, traces and pass notes go (default: nowhere). */
   log?: (s: string) => void;
+  /** Calibration data for passes that measure activations (PassContext.calib). */
+  calib?: string;
+  samples?: number;
 }
 
 export interface PassTiming {
@@ -183,7 +190,7 @@ export async function runPipeline(model: Model, pipeline: string | readonly Pipe
   }
   const timings: PassTiming[] = [];
   for (const { pass, options } of steps) {
-    const ctx: PassContext = { log, trace: opts.trace ? (line) => log(`[${pass.name}] ${line}`) : undefined };
+    const ctx: PassContext = { log, calib: opts.calib, samples: opts.samples, trace: opts.trace ? (line) => log(`[${pass.name}] ${line}`) : undefined };
     const t0 = performance.now();
     try {
       await pass.run(model, options, ctx);

@@ -4,7 +4,7 @@
  * with quantized element types (src/quant/apply.ts). `lutra quantize` runs the same code with
  * progress, reports and size accounting.
  */
-import { quantizeModel } from '../quant/apply.js';
+import { applyRecipe } from '../quant/apply.js';
 import { loadRecipe } from '../quant/recipe.js';
 import { definePass, registerPass } from './manager.js';
 
@@ -20,8 +20,9 @@ After (w8a8): %w_quantized : q<i8, @…scale, @…zero, axis=1>[K,N]; %w_dequant
     calib: { type: 'string', default: '', doc: 'calibration data directory (needed for static activations and GPTQ)' },
     samples: { type: 'number', default: 0, doc: 'use at most this many calibration samples (0 = all)' },
   },
-  run(model, o, ctx) {
-    const r = quantizeModel(model, loadRecipe(o.recipe), { calib: o.calib || undefined, maxSamples: o.samples > 0 ? o.samples : undefined });
+  async run(model, o, ctx) {
+    const calib = o.calib || ctx.calib;
+    const r = await applyRecipe(model, loadRecipe(o.recipe), { calib, maxSamples: o.samples > 0 ? o.samples : ctx.samples, log: ctx.log });
     ctx.log(`quantize: ${r.weights.length} weights, ${r.activations.length} activations (${r.plan.recipe.name})`);
     for (const n of r.notes) ctx.log(`quantize: note: ${n}`);
   },

@@ -12,7 +12,8 @@
  * runs in the reference interpreter as is and exports to QDQ ONNX that ONNX Runtime runs.
  */
 import { Builder, constantOf } from '../ir/builder.js';
-import { fail } from '../ir/diagnostics.js';
+import { LutraError, fail, isLutraError } from '../ir/diagnostics.js';
+import { runPipeline } from '../passes/manager.js';
 import { dtypeInfo } from '../ir/dtype.js';
 import type { Graph, Model, Node, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
@@ -72,6 +73,23 @@ export interface QuantizeResult {
   weights: QuantizedWeight[];
   activations: QuantizedActivation[];
   notes: string[];
+}
+
+/**
+ * The whole recipe: its `passes` (outlier migration and the like, run with the calibration data
+ * in their context; the pass registry must be loaded, e.g. by importing src/passes/index.ts),
+ * then `quantizeModel`.
+ */
+export async function applyRecipe(model: Model, recipe: Recipe, opts: QuantizeOptions & { log?: (line: string) => void } = {}): Promise<QuantizeResult> {
+  if (recipe.passes.trim() !== '') {
+    try {
+      await runPipeline(model, recipe.passes, { calib: opts.calib, samples: opts.maxSamples, log: opts.log });
+    } catch (e) {
+      if (isLutraError(e)) throw new LutraError(e.code, `recipe '${recipe.name}' passes "${recipe.passes}": ${e.message}`, recipe.source);
+      throw e;
+    }
+  }
+  return quantizeModel(model, recipe, opts);
 }
 
 /** Bytes of every weight-store entry of a model: what its weights cost, before file framing. */

@@ -115,6 +115,7 @@ export function recipeToJson(recipe: Recipe): Record<string, unknown> {
   return {
     name: recipe.name,
     description: recipe.description,
+    passes: recipe.passes,
     ops: [...recipe.ops],
     defaults: {
       weights: d.weights === null ? null : { ...d.weights },

@@ -59,6 +59,11 @@ export interface Recipe {
   description: string;
   /** Where it came from (a file path or `built-in recipe <name>`), for diagnostics. */
   source: string;
+  /**
+   * A pass pipeline run before planning (outlier migration: `smooth-quant{alpha=0.5}`), with the
+   * calibration data in its context. '' = none.
+   */
+  passes: string;
   /** Op types whose nodes are planned. */
   ops: string[];
   defaults: { weights: WeightSpec | null; activations: ActivationSpec | null };
@@ -284,7 +289,7 @@ class Checker {
 /** Validate a parsed recipe JSON value; `file` names it in diagnostics. Unknown keys and bad values are errors. */
 export function validateRecipe(json: unknown, file: string): Recipe {
   const c = new Checker(file);
-  const o = c.object(json, '', ['name', 'description', 'ops', 'defaults', 'rules', 'exclude']);
+  const o = c.object(json, '', ['name', 'description', 'passes', 'ops', 'defaults', 'rules', 'exclude']);
   const d = c.object(o.defaults ?? {}, 'defaults', ['weights', 'activations']);
   const weights = d.weights === null ? null : { ...WEIGHT_DEFAULTS, ...c.weights(d.weights ?? {}, 'defaults.weights') };
   const activations = d.activations === null ? null : { ...ACTIVATION_DEFAULTS, ...c.activations(d.activations ?? {}, 'defaults.activations') };
@@ -303,6 +308,7 @@ export function validateRecipe(json: unknown, file: string): Recipe {
     name: o.name === undefined ? basename(file).replace(/\.json$/, '') : c.string(o.name, 'name'),
     description: o.description === undefined ? '' : c.string(o.description, 'description'),
     source: file,
+    passes: o.passes === undefined ? '' : c.string(o.passes, 'passes'),
     ops: o.ops === undefined ? [...DEFAULT_QUANT_OPS] : c.ops(o.ops, 'ops'),
     defaults: { weights, activations },
     rules,

@@ -13,7 +13,8 @@ import { run as interpret } from '../../interp/interpreter.js';
 import { writeFileAtomic } from '../../io.js';
 import { loadModel, modelFormat, saveModel } from '../../load.js';
 import { openOrt } from '../../ort.js';
-import { type QuantizeResult, needsCalibration, quantizeModel, weightBytes } from '../../quant/apply.js';
+import { type QuantizeResult, applyRecipe, needsCalibration, weightBytes } from '../../quant/apply.js';
+import '../../passes/index.js';
 import { OutputComparison } from '../../quant/metrics.js';
 import { type BitWidthChoice, type SensitivityOptions, type SensitivityReport, chooseBitWidths, defaultCandidates, recipeToJson, sensitivity } from '../../quant/mixed.js';
 import { type Recipe, loadRecipe, planQuantization } from '../../quant/recipe.js';
@@ -191,7 +192,8 @@ Examples:
     }
     const t0 = performance.now();
     let progress: Progress | undefined;
-    const result = quantizeModel(model, recipe, {
+    const result = await applyRecipe(model, recipe, {
+      log: (line) => io.stderr(`${line}\n`),
       calib,
       maxSamples,
       onProgress: (done, total) => { (progress ??= new Progress(io, 'calibrate', total)).update(done); },
