@@ -16,6 +16,7 @@ import { LutraError, fail, isLutraError } from '../ir/diagnostics.js';
 import { runPipeline } from '../passes/manager.js';
 import { dtypeInfo } from '../ir/dtype.js';
 import type { Graph, Model, Node, Value } from '../ir/graph.js';
+import { getAttr } from '../ir/registry.js';
 import { Tensor } from '../ir/tensor.js';
 import { eraseDead, graphTree } from '../rewrite/erase.js';
 import { expressedDType, type QuantType } from '../ir/types.js';
@@ -107,11 +108,45 @@ export function needsCalibration(plan: QuantPlan): boolean {
   return plan.activations.some((a) => a.mode === 'static') || plan.weights.some((w) => w.rounding === 'gptq');
 }
 
-/** The input-dim K of a MatMul weight GPTQ can take (rank-2 B operand), else undefined. */
-function gptqK(node: Node, input: number, w: Value): number | undefined {
+/**
+ * How GPTQ sees a weight: the input dim K, and whether the weight is stored transposed ([N, K],
+ * Gemm transB). GPTQ takes rank-2 B operands of MatMul / MatMulAdd / Gemm; undefined otherwise.
+ */
+function gptqLayout(node: Node, input: number, w: Value): { k: number; transposed: boolean } | undefined {
   const s = w.type.shape;
-  if (input !== 1 || !s || s.length !== 2 || typeof s[0] !== 'number') return undefined;
-  return node.op === 'onnx.MatMul' || node.op === 'fused.MatMulAdd' ? s[0] : undefined;
+  if (input !== 1 || !s || s.length !== 2 || typeof s[0] !== 'number' || typeof s[1] !== 'number') return undefined;
+  if (node.op === 'onnx.MatMul' || node.op === 'fused.MatMulAdd') return { k: s[0], transposed: false };
+  if (node.op !== 'onnx.Gemm' || getAttr<number>(node, 'transA') !== 0) return undefined;
+  const transposed = getAttr<number>(node, 'transB') !== 0;
+  return { k: transposed ? s[1] : s[0], transposed };
+}
+
+/** A 2-D tensor transposed. */
+function transpose2d(t: Tensor): Tensor {
+  const [r, c] = t.shape as [number, number];
+  const out = Tensor.zeros(t.dtype, [c, r]);
+  const src = t.data as ArrayLike<number>;
+  const dst = out.data as Float32Array;
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) dst[j * r + i] = src[i * c + j]!;
+  return out;
+}
+
+/**
+ * GPTQ on a weight as GPTQ wants it ([K, N]); a transposed [N, K] weight is transposed in, and
+ * the integers and (2-D, blocked) parameters are transposed back out.
+ */
+function gptqWeight(t: Tensor, xtx: Float64Array, scheme: QuantScheme, transposed: boolean): WeightQuantResult {
+  if (!transposed) return gptq(t, xtx, scheme);
+  // the planned scheme is for [N, K]: channels on axis 0, groups along axis 1 → swap for [K, N]
+  const swapped: QuantScheme = scheme.granularity === 'tensor' ? scheme : { ...scheme, axis: 1 - (scheme.axis ?? 1) };
+  const r = gptq(transpose2d(t), xtx, swapped);
+  const p = r.params;
+  if (p.shape.length !== 2) return { ...r, q: transpose2d(r.q), params: { ...p, scheme } };
+  const [a, b] = p.shape as [number, number];
+  const scale = new Float32Array(p.scale.length);
+  const zero = new Int32Array(p.zero.length);
+  for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) { scale[j * a + i] = p.scale[i * b + j]!; zero[j * a + i] = p.zero[i * b + j]!; }
+  return { ...r, q: transpose2d(r.q), params: { scheme, scale, zero, shape: [b, a] } };
 }
 
 /** Store parameters in the weight store (per channel / group) or inline them (per tensor) as a quantized type. */
@@ -143,9 +178,9 @@ export function quantizeModel(model: Model, recipe: Recipe, opts: QuantizeOption
   const xtx = new Map<Value, number>();
   for (const w of plan.weights) {
     if (w.rounding !== 'gptq') continue;
-    const k = gptqK(w.node, w.input, w.value);
+    const layout = gptqLayout(w.node, w.input, w.value);
     const x = w.node.inputs[0];
-    if (k !== undefined && x && !x.isConst) xtx.set(x, k);
+    if (layout && x && !x.isConst) xtx.set(x, layout.k);
   }
   let calibration: Calibration | undefined;
   if (needsCalibration(plan)) {
@@ -168,11 +203,12 @@ export function quantizeModel(model: Model, recipe: Recipe, opts: QuantizeOption
       let res: WeightQuantResult;
       const x = node.inputs[0];
       const h = x ? calibration?.tensors.get(x)?.xtx : undefined;
-      if (rounding === 'gptq' && h && gptqK(node, input, value) !== undefined) {
-        res = gptq(t, h, scheme);
+      const layout = gptqLayout(node, input, value);
+      if (rounding === 'gptq' && h && layout) {
+        res = gptqWeight(t, h, scheme, layout.transposed);
       } else {
         if (rounding === 'gptq') {
-          notes.push(`${node.describe()}: GPTQ applies to rank-2 MatMul weights with a calibrated input; weight '${value.name}' uses clip search`);
+          notes.push(`${node.describe()}: GPTQ applies to rank-2 MatMul / Gemm weights with a calibrated input; weight '${value.name}' uses clip search`);
           rounding = 'clip';
         }
         res = rounding === 'clip' ? clipSearch(t, scheme) : rtn(t, scheme);

@@ -14,8 +14,8 @@ import { verify } from '../../../src/ir/verifier.js';
 import { run } from '../../../src/interp/interpreter.js';
 import { toOrt } from '../../../src/ort.js';
 import { quantizeModel } from '../../../src/quant/apply.js';
-import { paramsFromRange, quantize } from '../../../src/quant/quantizer.js';
-import { loadRecipe } from '../../../src/quant/recipe.js';
+import { paramsFromRange, quantize, sqnr } from '../../../src/quant/quantizer.js';
+import { loadRecipe, validateRecipe } from '../../../src/quant/recipe.js';
 import { errorOf } from '../../helpers/errors.js';
 import { CORPUS, HAS_SHARED } from '../../helpers/shared.js';
 
@@ -120,6 +120,22 @@ describe.skipIf(!HAS_SHARED)('quantizeModel on corpus models, exported to ONNX R
       expect(e).toBeLessThan(recipe === 'w4a16' ? 0.1 : 0.05);
     });
   }
+
+  it('GPTQ takes Gemm transB weights (transposed in and out) and beats RTN on the output', () => {
+    const recipe = (rounding: string) => validateRecipe({ name: `w4a16-${rounding}`, defaults: { weights: { type: 'int4', granularity: 'group', group: 128, symmetric: false, rounding }, activations: null } }, 'test');
+    const set = readDataDir(join(CORPUS, 'digits_mlp', 'eval'))[0]!;
+    const sqnrOf = (rounding: string) => {
+      const m = corpus('digits_mlp');
+      const r = quantizeModel(m, recipe(rounding), { calib: join(CORPUS, 'digits_mlp', 'calib') });
+      expect(r.notes).toEqual([]);
+      expect(r.weights.every((w) => w.rounding === rounding)).toBe(true);
+      verify(m.graph);
+      const out = run(m.graph, set.inputs)[0]!;
+      return sqnr(set.outputs[0]!.data as Float32Array, out.data as Float32Array);
+    };
+    const [g, rtnDb] = [sqnrOf('gptq'), sqnrOf('rtn')];
+    expect(g).toBeGreaterThan(rtnDb + 3);
+  });
 
   it('digits_vit w8a8 quantizes the attention matmuls (both operands activations) too', async () => {
     const m = corpus('digits_vit');
