@@ -10,3 +10,7 @@ import './fuse-layernorm.js';
 import './fuse-rmsnorm.js';
 export * from './manager.js';
 import './quantize.js';
+import './llm-int8.js';
+import './smooth-quant.js';
+import './os-plus.js';
+import './awq.js';

@@ -78,9 +78,22 @@ const fp8 = {
   exclude: { ops: [], names: [] },
 };
 
+/**
+ * LLM.int8(): input columns where calibration saw |x| ≥ 6 go through a float MatMul (the
+ * `llm-int8` pass), the rest is w8a8; the float branches are excluded by name.
+ */
+const w8a8LlmInt8 = {
+  ...w8a8,
+  name: 'w8a8-llmint8',
+  description: 'LLM.int8() decomposition: outlier input columns (|x| ≥ 6 in calibration) in a float MatMul, the rest w8a8',
+  passes: 'llm-int8',
+  exclude: { ops: [], names: ['/llm_int8_outliers$'] },
+};
+
 /** Built-in recipes by name, as unvalidated JSON values. */
 export const BUILTIN_RECIPES: Readonly<Record<string, unknown>> = {
   w8a8,
+  'w8a8-llmint8': w8a8LlmInt8,
   'w8a8-dynamic': w8a8Dynamic,
   w8a16,
   w4a16,
