@@ -14,3 +14,5 @@ import './llm-int8.js';
 import './smooth-quant.js';
 import './os-plus.js';
 import './awq.js';
+import './repq-softmax.js';
+import './repq-ln.js';

@@ -474,6 +474,9 @@ export function planQuantization(model: Model, recipe: Recipe): QuantPlan {
         plan.weights.push({ node, graph, input: op.index, value: v, scheme: weightScheme(w, v, layout, node, plan.notes), rounding: w.rounding });
         continue;
       }
+      // already quantized (q.dequantize, q.log2_fake_quant, a kept DequantizeLinear): leave it be
+      const p = v.producer?.op;
+      if (p && (p.startsWith('q.') || p === 'onnx.DequantizeLinear')) continue;
       // unknown rank (rare after type inference): -1, the last axis
       const axis = rank === undefined ? -1 : op.channelAxis(node, rank);
       if (spec && rank !== 0 && !channelSeen.has(v)) {

@@ -72,3 +72,38 @@ registerOp({
     return [b.op('onnx.DequantizeLinear', [node.inputs[0]!, b.constant(`${name}_scale`, scale), b.constant(`${name}_zero_point`, zero)], quantLayoutAttrs(qt))];
   },
 });
+
+/** 1/√2 rounded to float32: the odd-level factor of the log√2 quantizer. */
+export const INV_SQRT2_F32 = Math.fround(Math.SQRT1_2);
+
+registerOp({
+  name: 'q.log2_fake_quant',
+  summary: 'log√2 quantize-dequantize (RepQ-ViT, for post-Softmax probabilities): q = round(−2·log2(a/scale)); q ≥ 2^bits → 0; else scale·2^(−⌊q/2⌋)·(q odd ? 1/√2 : 1) with q clamped to ≥ 0',
+  inputs: [1, 1], outputs: [1, 1],
+  attrs: { scale: { kind: 'float' }, bits: { kind: 'int', default: 4 } },
+  infer: (ctx) => {
+    const a = ctx.inputs[0]!;
+    if (a.dtype !== 'f32') ctx.fail(`operand must be f32, got ${formatType(a)}`);
+    if (!(ctx.attr<number>('scale') > 0)) ctx.fail('scale must be positive');
+    const bits = ctx.attr<number>('bits');
+    if (!Number.isInteger(bits) || bits < 1 || bits > 16) ctx.fail(`bits must be an integer in [1, 16], got ${bits}`);
+    return [a];
+  },
+  // The exact float emulation ONNX Runtime runs: the same f32 steps the kernel takes.
+  expand: (node, b) => {
+    const s = node.attrs.scale as number;
+    const levels = 2 ** ((node.attrs.bits as number | undefined) ?? 4);
+    const f = (name: string, v: number) => b.constant(`${node.outputs[0]!.name}_${name}`, Tensor.scalar('f32', v));
+    const r = b.op('onnx.Div', [node.inputs[0]!, f('scale', s)]);
+    const t = b.op('onnx.Mul', [b.op('onnx.Log', [r]), f('minus_2_over_ln2', -2 / Math.LN2)]);
+    const q = b.op('onnx.Round', [t]);
+    const dead = b.op('onnx.GreaterOrEqual', [q, f('levels', levels)]);
+    const qc = b.op('onnx.Clip', [q, f('zero', 0), f('max_level', levels - 1)]);
+    const h = b.op('onnx.Floor', [b.op('onnx.Mul', [qc, f('half', 0.5)])]);
+    const odd = b.op('onnx.Equal', [b.op('onnx.Sub', [qc, b.op('onnx.Add', [h, h])]), f('one', 1)]);
+    const p = b.op('onnx.Pow', [f('two', 2), b.op('onnx.Neg', [h])]);
+    const factor = b.op('onnx.Where', [odd, f('inv_sqrt2', INV_SQRT2_F32), f('unit', 1)]);
+    const a = b.op('onnx.Mul', [b.op('onnx.Mul', [p, factor]), f('scale_out', s)]);
+    return [b.op('onnx.Where', [dead, f('zero_out', 0), a])];
+  },
+});
