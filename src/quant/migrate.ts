@@ -20,6 +20,7 @@ import { fail } from '../ir/diagnostics.js';
 import type { Graph, Node, Value } from '../ir/graph.js';
 import { getAttr } from '../ir/registry.js';
 import { Tensor } from '../ir/tensor.js';
+import { eraseDead } from '../rewrite/erase.js';
 import { listDataSets, readDataDir } from '../frontends/onnx/testdata.js';
 import { checkInputs, run } from '../interp/interpreter.js';
 import { calibrate } from './calibrate.js';
@@ -242,6 +243,39 @@ export function migrateSite(site: MigrationSite, s: Float64Array, z?: Float64Arr
   const { graph: g, x, k } = site;
   if (s.length !== k || (z && z.length !== k)) fail('pass', `migration vectors of length ${s.length} for ${k} channels of '${x.name}'`);
   if (s.some((v) => !(v > 0) || !Number.isFinite(v))) fail('pass', `migration scales for '${x.name}' must be positive and finite`);
+  // Earlier migrations may have replaced constants this site recorded (a site's absorbing
+  // linear is often another site's consumer): read them again from the nodes.
+  const linears = refreshSite(site);
+  const nodes = [...linears.flatMap((l) => [l.node, ...(l.bias ? [l.bias.node] : [])]), ...absorberNodes(site.absorber)];
+  const before = nodes.flatMap((n) => n.inputs.filter((v): v is Value => v !== null && v.isConst));
+  try {
+    return migrateFresh(site, s, z);
+  } finally {
+    // the constants the rewrite replaced go (unless something else still reads them)
+    eraseDead(g, before);
+  }
+}
+
+/**
+ * Point a site's weight / bias references at the constants its nodes read now (an earlier
+ * migration may have replaced them: a site's absorbing linear is often another site's
+ * consumer). Returns the site's linears. `migrateSite` calls it; call it before reading weights.
+ */
+export function refreshSite(site: MigrationSite): SiteLinear[] {
+  const linears = [...site.consumers, ...(site.absorber.kind === 'linear' ? [site.absorber.linear] : [])];
+  for (const lin of linears) {
+    lin.weight = lin.node.inputs[1]!;
+    if (lin.bias) lin.bias.value = lin.bias.node.inputs[lin.bias.input]!;
+  }
+  return linears;
+}
+
+function absorberNodes(a: Absorber): Node[] {
+  return a.kind === 'norm' ? [a.node] : a.kind === 'affine' ? [a.mul, ...(a.add ? [a.add] : [])] : [];
+}
+
+function migrateFresh(site: MigrationSite, s: Float64Array, z?: Float64Array): Absorber['kind'] {
+  const { graph: g, x, k } = site;
   // consumers first: their bias update uses the unscaled weights
   for (const lin of site.consumers) {
     if (z) addToBias(g, lin, shiftTimesWeight(g, lin, z));
@@ -254,16 +288,14 @@ export function migrateSite(site: MigrationSite, s: Float64Array, z?: Float64Arr
       mapVector(g, a.node, 1, (v, j) => v / s[j]!, `${a.node.inputs[1]!.name}_migrated`);
       if (a.node.op === 'onnx.LayerNormalization' && a.node.inputs[2]) {
         mapVector(g, a.node, 2, (v, j) => (v - zz[j]!) / s[j]!, `${a.node.inputs[2]!.name}_migrated`);
-      } else if (z) {
-        const dtype = x.type.dtype as 'f32';
+      } else if (z && a.node.op === 'onnx.LayerNormalization') {
         const b = new Builder(g);
-        const beta = b.constant(`${x.name}_beta`, Tensor.from(dtype, [k], zz.map((v, j) => -v / s[j]!)));
-        if (a.node.op === 'onnx.LayerNormalization') {
-          while (a.node.inputs.length < 3) a.node.inputs.push(null);
-          a.node.inputs[2] = beta;
-        } else {
-          return explicitShift(site, zz.map((v, j) => v / s[j]!), new Float64Array(k).fill(1)) && 'explicit';
-        }
+        const beta = b.constant(`${x.name}_beta`, Tensor.from(x.type.dtype as 'f32', [k], zz.map((v, j) => -v / s[j]!)));
+        while (a.node.inputs.length < 3) a.node.inputs.push(null);
+        a.node.inputs[2] = beta;
+      } else if (z) {
+        // RMSNormalization has no bias: the shift stays an explicit Sub
+        return explicitShift(site, zz.map((v, j) => v / s[j]!), new Float64Array(k).fill(1)) && 'explicit';
       }
       return 'norm';
     }
@@ -398,7 +430,7 @@ export function migratedLayerError(x: Tensor, w: Tensor, kAxis: number, s: Float
 }
 
 /** Run the interpreter over a data directory, data set by data set, handing every graph input and node output to `take`. */
-function forEachValue(g: Graph, dataDir: string, maxSamples: number | undefined, take: (v: Value, t: Tensor) => void): void {
+export function forEachValue(g: Graph, dataDir: string, maxSamples: number | undefined, take: (v: Value, t: Tensor) => void): void {
   const batched = batchedInputs(g);
   let samples = 0;
   for (const set of listDataSets(dataDir)) {

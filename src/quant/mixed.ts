@@ -15,7 +15,7 @@
  */
 import { listDataSets, readDataDir } from '../frontends/onnx/testdata.js';
 import { LutraError, fail, isLutraError } from '../ir/diagnostics.js';
-import { dtypeInfo, isFloat } from '../ir/dtype.js';
+import { isFloat } from '../ir/dtype.js';
 import type { Model, Node, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { run } from '../interp/interpreter.js';

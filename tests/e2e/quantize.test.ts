@@ -159,7 +159,7 @@ describe.skipIf(!HAS_SHARED)('lutra quantize: bad input', () => {
   });
 
   it('an unknown recipe name lists the built-in ones', async () => {
-    await failsCleanly(/unknown recipe 'w9a9' \(built-in recipes: w8a8, w8a8-dynamic/, 'quantize', model, '--recipe', 'w9a9', '--calib', calib);
+    await failsCleanly(/unknown recipe 'w9a9' \(built-in recipes: w8a8, w8a8-llmint8/, 'quantize', model, '--recipe', 'w9a9', '--calib', calib);
   });
 
   it('--samples must be a positive integer', async () => {

@@ -90,13 +90,55 @@ const w8a8LlmInt8 = {
   exclude: { ops: [], names: ['/llm_int8_outliers$'] },
 };
 
+/** SmoothQuant (α = 0.5) migrates activation outliers into the weights, then w8a8. */
+const w8a8SmoothQuant = {
+  ...w8a8,
+  name: 'w8a8-smoothquant',
+  description: 'SmoothQuant (alpha 0.5, folded into the norms) then w8a8',
+  passes: 'smooth-quant{alpha=0.5}',
+};
+
+/** Outlier Suppression+: channel shift and searched scale folded into the norms, then w8a8. */
+const w8a8OsPlus = {
+  ...w8a8,
+  name: 'w8a8-osplus',
+  description: 'Outlier Suppression+ (shift and threshold-searched scale, folded into the norms) then w8a8',
+  passes: 'os-plus',
+};
+
+/** AWQ activation-aware scales, then int4 group-128 weights with per-group clip search. */
+const w4a16Awq = {
+  ...w4a16,
+  name: 'w4a16-awq',
+  description: 'AWQ scale search folded into the norms, then int4 asymmetric group-128 weights with clip search; activations float',
+  passes: 'awq',
+  defaults: { ...w4a16.defaults, weights: { ...w4a16.defaults.weights, rounding: 'clip' } },
+};
+
+/** RepQ-ViT: post-norm per-channel ranges reparameterized to per tensor, log√2 attention probabilities, W4A4. */
+const w4a4Repq = {
+  name: 'w4a4-repq',
+  description: 'RepQ-ViT: repq-ln (uint4) and repq-softmax, then int4 per-channel weights and uint4 per-tensor activations; the classifier head (last planned layer) stays float',
+  passes: 'repq-ln{format=uint4},repq-softmax{bits=4}',
+  defaults: {
+    weights: { type: 'int4', granularity: 'channel', symmetric: true, rounding: 'rtn' },
+    activations: { type: 'uint4', granularity: 'tensor', symmetric: false, observer: { kind: 'mse' }, mode: 'static' },
+  },
+  rules: [],
+  exclude: { ops: [], names: [], last: true },
+};
+
 /** Built-in recipes by name, as unvalidated JSON values. */
 export const BUILTIN_RECIPES: Readonly<Record<string, unknown>> = {
   w8a8,
   'w8a8-llmint8': w8a8LlmInt8,
+  'w8a8-smoothquant': w8a8SmoothQuant,
+  'w8a8-osplus': w8a8OsPlus,
   'w8a8-dynamic': w8a8Dynamic,
   w8a16,
   w4a16,
+  'w4a16-awq': w4a16Awq,
   w4a8,
+  'w4a4-repq': w4a4Repq,
   fp8,
 };

@@ -1,13 +1,14 @@
 /** Recipes: strict validation with key paths, built-ins, rule order, exclusions, and plans on corpus models. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOnnx } from '../../../src/frontends/onnx/import.js';
 import { Builder, Graph, Model, Tensor, tensorType } from '../../../src/ir/index.js';
 import { builtinRecipeNames, loadRecipe, opMatches, planQuantization, validateRecipe } from '../../../src/quant/recipe.js';
+import { parsePipeline } from '../../../src/passes/index.js';
 import { errorOf } from '../../helpers/errors.js';
-import { CORPUS, HAS_SHARED } from '../../helpers/shared.js';
+import { CORPUS, HAS_SHARED, ROOT } from '../../helpers/shared.js';
 
 const recipe = (json: unknown) => validateRecipe(json, 'r.json');
 const corpus = (m: string) => loadOnnx(join(CORPUS, m, 'model.onnx'));
@@ -32,8 +33,14 @@ describe('recipe validation', () => {
     expect(r.description).not.toBe('');
   });
 
-  it('has the documented built-ins', () => {
-    expect(builtinRecipeNames()).toEqual(['w8a8', 'w8a8-dynamic', 'w8a16', 'w4a16', 'w4a8', 'fp8']);
+  it('has the documented built-ins, and their pass pipelines name registered passes', () => {
+    const names = builtinRecipeNames();
+    expect(names).toEqual(['w8a8', 'w8a8-llmint8', 'w8a8-smoothquant', 'w8a8-osplus', 'w8a8-dynamic', 'w8a16', 'w4a16', 'w4a16-awq', 'w4a8', 'w4a4-repq', 'fp8']);
+    const doc = readFileSync(join(ROOT, 'docs/recipes.md'), 'utf8');
+    for (const n of names) {
+      expect(doc).toContain(`| \`${n}\` |`);
+      expect(() => parsePipeline(loadRecipe(n).passes)).not.toThrow();
+    }
     expect(loadRecipe('w4a16').defaults.activations).toBeNull();
     expect(loadRecipe('w8a8-dynamic').defaults.activations?.mode).toBe('dynamic');
   });
@@ -72,7 +79,7 @@ describe('recipe validation', () => {
   it('lists the built-ins for an unknown recipe name', () => {
     const e = errorOf(() => loadRecipe('w9a9'));
     expect(e.code).toBe('usage');
-    expect(e.message).toContain("unknown recipe 'w9a9' (built-in recipes: w8a8, w8a8-dynamic, w8a16, w4a16, w4a8, fp8;");
+    expect(e.message).toContain("unknown recipe 'w9a9' (built-in recipes: w8a8, w8a8-llmint8, w8a8-smoothquant, w8a8-osplus, w8a8-dynamic, w8a16, w4a16, w4a16-awq, w4a8, w4a4-repq, fp8;");
   });
 
   it('loads a recipe file, names it after the file, and reports bad JSON and missing files', () => {
