@@ -90,7 +90,15 @@ const SCRIPT = String.raw`
       var bar = el('svg:rect', { class: 'bar', x: label, y: y + 3, width: w, height: rowH - 6, fill: colour(l.error) });
       bar.appendChild(el('svg:title', {}, l.name + ' (' + l.op + '): ' + db(l.error) + ', cosine ' + num(l.error.cosine, 6)));
       svg.appendChild(bar);
-      svg.appendChild(el('svg:text', { x: label + w + 6, y: y + 14 }, db(l.error)));
+      var before = R.baseline ? R.baseline.layers[l.name] : undefined;
+      if (typeof before === 'number') {
+        // the baseline recipe's SQNR for the same layer: a dark tick on the bar's row
+        var bx = label + Math.max(2, Math.min(plot, plot * before / top));
+        var tick = el('svg:rect', { class: 'baseline-tick', x: bx - 1, y: y + 1, width: 3, height: rowH - 2, fill: '#333' });
+        tick.appendChild(el('svg:title', {}, l.name + ' under ' + R.baseline.recipe + ': ' + before.toFixed(1) + ' dB'));
+        svg.appendChild(tick);
+      }
+      svg.appendChild(el('svg:text', { x: label + w + 6, y: y + 14 }, db(l.error) + (typeof before === 'number' ? ' (was ' + before.toFixed(1) + ')' : '')));
     });
     for (var t = 0; t <= top; t += 10) {
       var x = label + plot * t / top;
@@ -140,8 +148,9 @@ const SCRIPT = String.raw`
 
   // (c) tables
   var weightDb = function (l) { return l.weights.map(function (w) { return w.exact ? '∞' : num(w.sqnr, 3); }).join(', ') || '–'; };
-  table(document.getElementById('layer-table'), ['layer', 'op', 'SQNR', 'cosine', 'max |err|', 'weight SQNR (dB)'],
-    R.layers.map(function (l) { return [l.name, l.op.replace(/^onnx\./, ''), db(l.error), num(l.error.cosine, 6), num(l.error.maxAbsError), weightDb(l)]; }));
+  var baseDb = function (l) { var b = R.baseline && R.baseline.layers[l.name]; return typeof b === 'number' ? b.toFixed(1) + ' dB' : '–'; };
+  table(document.getElementById('layer-table'), ['layer', 'op', 'SQNR'].concat(R.baseline ? ['SQNR under ' + R.baseline.recipe] : []).concat(['cosine', 'max |err|', 'weight SQNR (dB)']),
+    R.layers.map(function (l) { return [l.name, l.op.replace(/^onnx\./, ''), db(l.error)].concat(R.baseline ? [baseDb(l)] : []).concat([num(l.error.cosine, 6), num(l.error.maxAbsError), weightDb(l)]); }));
   table(document.getElementById('activation-table'), ['activation', 'mode', 'scheme', 'scale', 'zero', 'clip range', 'SQNR', 'cosine', 'max |err|', 'sentinels', 'clipped'],
     R.activations.map(function (a) {
       var s = a.scheme;

@@ -148,6 +148,24 @@ export interface LayerReport {
     top1: number | null;
   };
   notes: string[];
+  /**
+   * The same layers under a baseline recipe (e.g. the recipe without its outlier passes), for
+   * before/after comparison: SQNR by layer name (null: not finite or not quantized there).
+   */
+  baseline?: { recipe: string; layers: Record<string, number | null>; outputs: Record<string, number | null> };
+}
+
+/** Attach `base`'s layer and output SQNRs to `report` as its baseline (layers are matched by name). */
+export function withBaseline(report: LayerReport, base: LayerReport): LayerReport {
+  const sq = (e: ErrorStats): number | null => (e.exact ? null : e.sqnr);
+  return {
+    ...report,
+    baseline: {
+      recipe: base.recipe,
+      layers: Object.fromEntries(base.layers.map((l) => [l.name, sq(l.error)])),
+      outputs: Object.fromEntries(base.outputs.map((o) => [o.name, sq(o.error)])),
+    },
+  };
 }
 
 /** A finite number, else null (JSON has no Infinity / NaN). */

@@ -3,7 +3,7 @@
  * Runtime runs the exported QDQ model, and both the interpreter and ORT stay close to the float
  * model on the calibration data; bad input is a one-line error and writes nothing.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -111,6 +111,21 @@ describe.skipIf(!HAS_SHARED)('lutra quantize: mixed precision', () => {
     await userError(/budget .*(minimum|smallest)/i, 'quantize', model, '--recipe', 'w8a8', '--calib', calib, '--size-budget', '0.001', '-o', join(tmp, 'never.onnx'));
     expect(existsSync(join(tmp, 'never.onnx'))).toBe(false);
   });
+});
+
+describe.skipIf(!HAS_SHARED)('lutra quantize --report-baseline: SQNR per layer before and after a migration', () => {
+  it('digits_vit_outlier: smooth-quant lifts every post-norm layer above its plain-w8a8 SQNR', async () => {
+    const dir = join(CORPUS, 'digits_vit_outlier');
+    const report = join(tmp, 'smooth.json');
+    const r = await lutra('quantize', join(dir, 'model.onnx'), '--recipe', 'w8a8-smoothquant', '--calib', join(dir, 'calib'), '--samples', '16',
+      '--report', report, '--report-baseline', 'w8a8', '--skip-check', '-o', join(tmp, 'smooth.onnx'));
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(readFileSync(report, 'utf8')) as { layers: { name: string; error: { sqnr: number | null } }[]; baseline: { recipe: string; layers: Record<string, number | null> } };
+    expect(rep.baseline.recipe).toBe('w8a8');
+    const qkv = rep.layers.filter((l) => /attn\/qkv\/MatMul$|fc1\/MatMul$|head\/Gemm$/.test(l.name));
+    expect(qkv).toHaveLength(9);
+    for (const l of qkv) expect(l.error.sqnr!, l.name).toBeGreaterThan(rep.baseline.layers[l.name]! + 20);
+  }, 120_000);
 });
 
 describe.skipIf(!HAS_SHARED)('lutra quantize: bad input', () => {

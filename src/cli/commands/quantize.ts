@@ -18,7 +18,7 @@ import '../../passes/index.js';
 import { OutputComparison } from '../../quant/metrics.js';
 import { type BitWidthChoice, type SensitivityOptions, type SensitivityReport, chooseBitWidths, defaultCandidates, recipeToJson, sensitivity } from '../../quant/mixed.js';
 import { type Recipe, loadRecipe, planQuantization } from '../../quant/recipe.js';
-import { type LayerReport, layerReport } from '../../quant/report.js';
+import { type LayerReport, layerReport, withBaseline } from '../../quant/report.js';
 import { renderReportHtml } from '../../quant/report-html.js';
 import { type Args, type Command, type Io, flag, str } from '../command.js';
 import { Progress, formatDuration } from '../progress.js';
@@ -142,6 +142,7 @@ export const quantize: Command = {
     samples: { type: 'string', value: 'n', help: 'use at most n calibration samples (rows of the batch dimension)' },
     report: { type: 'string', value: 'r.json|r.html', help: 'write the per-layer error report (SQNR, cosine, ranges, histograms) as JSON or a self-contained HTML page' },
     'report-data': { type: 'string', value: 'dir', help: 'data the report runs on (default: the calibration data)' },
+    'report-baseline': { type: 'string', value: 'name|recipe.json', help: 'also quantize with this recipe (e.g. the recipe without its outlier passes) and show its per-layer SQNR next to each layer' },
     sensitivity: { type: 'boolean', help: 'measure every planned layer quantized alone (model-output SQNR) and print them, most sensitive first' },
     'size-budget': { type: 'string', value: 'MB', help: 'choose per layer among --candidates so the weights take at most MB × 10⁶ bytes, then quantize with that choice' },
     candidates: { type: 'string', value: 'r1,r2,…', help: 'recipes --size-budget chooses from (default: the recipe and its int4 / int8 weight counterpart)' },
@@ -181,6 +182,7 @@ Examples:
     const report = str(args, 'report');
     if (report !== undefined && !/\.(json|html)$/i.test(report)) throw new LutraError('usage', `--report writes .json or .html, not '${report}'`);
     const reportData = str(args, 'report-data') ?? calib;
+    if (str(args, 'report-baseline') !== undefined && report === undefined) throw new LutraError('usage', '--report-baseline goes with --report');
     if (report !== undefined && reportData === undefined) throw new LutraError('usage', '--report needs data to run on: pass --calib or --report-data <dir>');
     const path = args.positionals[0]!;
     const mixed = mixedPrecision(args, path, recipe, calib, maxSamples, reportData, io);
@@ -205,12 +207,21 @@ Examples:
     const checked = !flag(args, 'skip-check') && calib ? await check(loadModel(path), model, onnx, calib) : undefined;
     let layers: LayerReport | undefined;
     if (report !== undefined) {
-      let p: Progress | undefined;
-      layers = layerReport(loadModel(path), model, result, reportData!, {
-        maxSamples,
-        onProgress: (done, total) => { (p ??= new Progress(io, 'report', total)).update(done); },
-      });
-      p?.finish();
+      // one progress line per report run (the baseline's is a second one)
+      const progress: { p?: Progress } = {};
+      const opts = { maxSamples, onProgress: (done: number, total: number) => { (progress.p ??= new Progress(io, 'report', total)).update(done); } };
+      const reportOn = (m: Model, r: QuantizeResult): LayerReport => {
+        const out = layerReport(loadModel(path), m, r, reportData!, opts);
+        progress.p?.finish();
+        progress.p = undefined;
+        return out;
+      };
+      layers = reportOn(model, result);
+      const baseline = str(args, 'report-baseline');
+      if (baseline !== undefined) {
+        const base = loadModel(path);
+        layers = withBaseline(layers, reportOn(base, await applyRecipe(base, loadRecipe(baseline), { calib, maxSamples })));
+      }
     }
     if (format === '.onnx') writeFileAtomic(out, onnx);
     else saveModel(model, out);
@@ -250,7 +261,8 @@ Examples:
     }
     if (layers) {
       const w = layers.summary.worstLayer;
-      lines.push(`report: ${layers.layers.length} layers${w ? `, worst ${w.name} at ${fmt(w.sqnr, 1)} dB` : ''} → ${report}`);
+      lines.push(`report: ${layers.layers.length} layers${w ? `, worst ${w.name} at ${fmt(w.sqnr, 1)} dB` : ''}`
+        + `${layers.baseline ? ` (baseline ${layers.baseline.recipe}: worst ${fmt(Math.min(...Object.values(layers.baseline.layers).map((v) => v ?? Infinity)), 1)} dB)` : ''} → ${report}`);
     }
     lines.push(`wrote ${out}`);
     io.stderr(`${lines.join('\n')}\n`);
