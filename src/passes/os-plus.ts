@@ -13,8 +13,7 @@
  */
 import { constantOf } from '../ir/builder.js';
 import { fail } from '../ir/diagnostics.js';
-import type { Graph, Node, Value } from '../ir/graph.js';
-import { getAttr } from '../ir/registry.js';
+import type { Value } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { type Absorber, type MigrationSite, findSites, migrateSite, migratedLayerError, refreshSite, siteSamples, siteStats } from '../quant/migrate.js';
 import type { QuantScheme } from '../quant/quantizer.js';
@@ -23,67 +22,6 @@ import { definePass, registerPass } from './manager.js';
 /** The w8a8 layout the threshold search measures against. */
 const WEIGHT_SCHEME: QuantScheme = { format: 'int8', symmetric: true, granularity: 'channel', axis: 1 };
 const ACT_SCHEME: QuantScheme = { format: 'uint8', symmetric: false, granularity: 'tensor' };
-
-/**
- * Ops that move whole channel vectors without mixing channels (the last axis stays the channel
- * axis, element for element): a scale / shift on their input is the same on their output.
- */
-function channelPreserving(n: Node): boolean {
-  const x = n.inputs[0];
-  const inShape = x?.type.shape;
-  const outShape = n.outputs[0]?.type.shape;
-  if (!x || !inShape || !outShape || n.outputs.length !== 1) return false;
-  const kIn = inShape[inShape.length - 1];
-  const kOut = outShape[outShape.length - 1];
-  if (typeof kIn !== 'number' || kIn !== kOut) return false;
-  const rank = inShape.length;
-  switch (n.op) {
-    case 'onnx.Identity':
-    case 'onnx.Reshape': // row-major: equal last dims keep flat index mod K
-      return true;
-    case 'onnx.Transpose': {
-      const perm = n.attrs.perm as number[] | undefined;
-      return perm !== undefined && perm[perm.length - 1] === rank - 1;
-    }
-    case 'onnx.Gather': {
-      const axis = getAttr<number>(n, 'axis');
-      return (axis < 0 ? axis + rank : axis) < rank - 1;
-    }
-    default:
-      return false;
-  }
-}
-
-/** A LayerNormalization / RMSNormalization over the last axis with constant γ [K] (and β): it can take the scale. */
-function normAbsorber(g: Graph, p: Node | undefined, k: number): Absorber | undefined {
-  if (!p || (p.op !== 'onnx.LayerNormalization' && p.op !== 'onnx.RMSNormalization') || p.outputs.length !== 1) return undefined;
-  const rank = p.inputs[0]!.type.shape?.length;
-  const axis = getAttr<number>(p, 'axis');
-  if (!(axis === -1 || (rank !== undefined && axis === rank - 1))) return undefined;
-  const vec = (v: Value | null | undefined) => {
-    const t = v ? constantOf(g, v) : undefined;
-    return t !== undefined && t.rank === 1 && t.shape[0] === k;
-  };
-  const betaOk = p.op === 'onnx.RMSNormalization' || !p.inputs[2] || vec(p.inputs[2]);
-  return vec(p.inputs[1]) && betaOk ? { kind: 'norm', node: p } : undefined;
-}
-
-/**
- * For a site nothing absorbs directly: the norm reached through channel-preserving ops
- * (LayerNorm → Gather(CLS token) → Gemm), when every value on the way has that one reader.
- */
-function absorberThrough(site: MigrationSite, uses: Map<Value, Node[]>): { absorber: Absorber; path: Node[] } | undefined {
-  const path: Node[] = [];
-  let v = site.x;
-  for (let n = v.producer; n && channelPreserving(n); n = v.producer) {
-    path.push(n);
-    v = n.inputs[0]!;
-    if (uses.get(v)?.length !== 1 || site.graph.outputs.includes(v)) return undefined;
-    const absorber = normAbsorber(site.graph, v.producer, site.k);
-    if (absorber) return { absorber, path };
-  }
-  return undefined;
-}
 
 /** Whether migrateSite needs an explicit Sub for the shift: the producer has no β (RMSNorm, a Mul by γ without an Add). */
 function shiftNeedsSub(a: Absorber): boolean {
@@ -147,17 +85,14 @@ with z_j = (max_j + min_j)/2 and s_j = max(1, max|X_j − z_j| / t), t searched 
     const g = model.graph;
     const log = (line: string) => ctx.log(`os-plus: ${line}`);
     const skipped: string[] = [];
-    const uses = g.useMap();
     const sites: MigrationSite[] = [];
-    const paths = new Map<MigrationSite, Node[]>();
     // linear inputs that are no sites (activation × activation MatMuls, …): counted, traced
     let notSites = 0;
     const notSite = (x: Value, why: string) => { notSites++; ctx.trace?.(`%${x.name} is no site: ${why}`); };
     for (const site of findSites(g, notSite)) {
-      if (site.absorber.kind === 'explicit') {
-        const through = absorberThrough(site, uses);
-        if (through) { site.absorber = through.absorber; paths.set(site, through.path); }
-        else if (!o.explicit) { skipped.push(`%${site.x.name}: no producer absorbs a scale (${site.x.producer?.describe() ?? 'graph input'}; explicit=true inserts Sub / Mul)`); continue; }
+      if (site.absorber.kind === 'explicit' && !o.explicit) {
+        skipped.push(`%${site.x.name}: no producer absorbs a scale (${site.x.producer?.describe() ?? 'graph input'}; explicit=true inserts Sub / Mul)`);
+        continue;
       }
       sites.push(site);
     }
@@ -196,8 +131,7 @@ with z_j = (max_j + min_j)/2 and s_j = max(1, max|X_j − z_j| / t), t searched 
       const a = site.absorber;
       const by = a.kind === 'norm' ? `absorbed by ${a.node.describe()}` : a.kind === 'affine' ? `absorbed by ${a.mul.describe()}`
         : a.kind === 'linear' ? `absorbed by ${a.linear.node.describe()}` : 'explicit Sub / Mul';
-      const path = paths.get(site);
-      const via = path ? ` through ${path.map((n) => n.describe()).join(', ')}` : '';
+      const via = site.through.length ? ` through ${site.through.map((n) => n.describe()).join(', ')}` : '';
       const sub = how === 'explicit' && a.kind !== 'explicit' ? ', shift by an explicit Sub' : '';
       log(`${name} → ${consumers}: t = ${best.t.toPrecision(4)}, ${scaled} of ${site.k} channels scaled${z ? ', shifted' : ''}, `
         + `${by}${via}${sub}; error ${fmt(before)} → ${fmt(best.error)}${note}`);

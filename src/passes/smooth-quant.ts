@@ -8,8 +8,6 @@
  */
 import { constantOf } from '../ir/builder.js';
 import { fail } from '../ir/diagnostics.js';
-import type { Node } from '../ir/graph.js';
-import { getAttr } from '../ir/registry.js';
 import type { Tensor } from '../ir/tensor.js';
 import { type MigrationSite, findSites, migrateSite, migratedLayerError, refreshSite, siteSamples, siteStats } from '../quant/migrate.js';
 import { QUANT_FORMATS } from '../quant/recipe.js';
@@ -77,43 +75,6 @@ function searchAlpha(site: MigrationSite, xMax: ArrayLike<number>, wMax: Float64
   return best;
 }
 
-/** Whether `node` moves elements along other axes only, so channel j of its input is channel j of its output. */
-function keepsChannels(node: Node): boolean {
-  const rank = node.inputs[0]?.type.shape?.length;
-  if (rank === undefined) return false;
-  const last = (axis: number) => axis === -1 || axis === rank - 1;
-  if (node.op === 'onnx.Gather') return !last(getAttr<number>(node, 'axis'));
-  if (node.op === 'onnx.Transpose') {
-    const perm = getAttr<number[]>(node, 'perm');
-    return perm.length === rank && perm[rank - 1] === rank - 1;
-  }
-  return false;
-}
-
-/**
- * An explicit site whose X is a LayerNorm / RMSNorm output moved by a Gather / Transpose that keeps the
- * channel axis (ViT: the CLS token taken after the final norm) gets that norm as its absorber.
- */
-function throughChannelOps(site: MigrationSite): { site: MigrationSite; via: Node } | undefined {
-  const p = site.x.producer;
-  if (site.absorber.kind !== 'explicit' || !p || !keepsChannels(p)) return undefined;
-  const src = p.inputs[0]!;
-  const norm = src.producer;
-  const g = site.graph;
-  if (!norm || (norm.op !== 'onnx.LayerNormalization' && norm.op !== 'onnx.RMSNormalization') || norm.outputs.length !== 1) return undefined;
-  if (g.outputs.includes(src) || g.useMap().get(src)?.length !== 1) return undefined;
-  const rank = norm.inputs[0]!.type.shape?.length;
-  const axis = getAttr<number>(norm, 'axis');
-  if (axis !== -1 && (rank === undefined || axis !== rank - 1)) return undefined;
-  const vec = (i: number) => {
-    const v = norm.inputs[i];
-    const t = v ? constantOf(g, v) : undefined;
-    return t?.rank === 1 && t.shape[0] === site.k;
-  };
-  if (!vec(1) || (norm.op === 'onnx.LayerNormalization' && norm.inputs[2] && !vec(2))) return undefined;
-  return { site: { ...site, absorber: { kind: 'norm', node: norm } }, via: p };
-}
-
 /** Where the site's diag(s)⁻¹ goes, for the log. */
 function absorberName(site: MigrationSite): string {
   const a = site.absorber;
@@ -163,12 +124,7 @@ columns; otherwise an explicit Mul(x, 1/s) when explicit=true, else the site is 
 
     const skipped: string[] = [];
     let notSites = 0;
-    const vias = new Map<MigrationSite, Node>();
-    const all = findSites(g, (x, why) => { notSites++; ctx.trace?.(`%${x.name} is not a site: ${why}`); }).map((site) => {
-      const t = throughChannelOps(site);
-      if (t) vias.set(t.site, t.via);
-      return t?.site ?? site;
-    });
+    const all = findSites(g, (x, why) => { notSites++; ctx.trace?.(`%${x.name} is not a site: ${why}`); });
     const sites = all.filter((s) => {
       if (s.absorber.kind !== 'explicit' || o.explicit) return true;
       skipped.push(`%${s.x.name}: no producer can absorb the scale (${s.x.producer?.describe() ?? 'a graph input'}; explicit=true inserts a Mul)`);
@@ -200,8 +156,7 @@ columns; otherwise an explicit Mul(x, 1/s) when explicit=true, else the site is 
         errors = ', no sample rows to search α on: 0.5';
       }
       const s = smoothScales(st.absMax, wMax, a);
-      const via = vias.get(site);
-      const where = `${absorberName(site)}${via ? ` through ${via.describe()}` : ''}`;
+      const where = `${absorberName(site)}${site.through.length ? ` through ${site.through.map((n) => n.describe()).join(', ')}` : ''}`;
       const kind = migrateSite(site, s);
       kinds[kind] = (kinds[kind] ?? 0) + 1;
       const xMax = Math.max(...st.absMax);

@@ -51,6 +51,11 @@ export interface MigrationSite {
   graph: Graph;
   x: Value;
   k: number;
+  /**
+   * Channel-preserving ops between the absorber and X (LayerNorm → Gather(CLS token) → Gemm),
+   * producer first; empty when the absorber produces X itself.
+   */
+  through: Node[];
   consumers: SiteLinear[];
   absorber: Absorber;
 }
@@ -101,6 +106,55 @@ function asLinear(g: Graph, node: Node, x: Value, uses: Map<Value, Node[]>): Sit
     }
   }
   return lin;
+}
+
+/**
+ * Ops that move whole channel vectors without mixing channels (the last axis stays the channel
+ * axis, element for element), so a per-channel scale / shift on their input is the same on
+ * their output: Identity, Reshape and Squeeze/Unsqueeze keeping the last dim, Transpose
+ * keeping the last axis, Gather on another axis.
+ */
+export function channelPreserving(n: Node): boolean {
+  const inShape = n.inputs[0]?.type.shape;
+  const outShape = n.outputs[0]?.type.shape;
+  if (!inShape || !outShape || n.outputs.length !== 1) return false;
+  const kIn = inShape[inShape.length - 1];
+  if (typeof kIn !== 'number' || kIn !== outShape[outShape.length - 1]) return false;
+  const rank = inShape.length;
+  switch (n.op) {
+    case 'onnx.Identity':
+    case 'onnx.Reshape': // row-major: equal last dims keep the flat index mod K
+      return true;
+    case 'onnx.Transpose': {
+      const perm = n.attrs.perm as number[] | undefined;
+      return perm !== undefined && perm[perm.length - 1] === rank - 1;
+    }
+    case 'onnx.Gather': {
+      const axis = getAttr<number>(n, 'axis');
+      return (axis < 0 ? axis + rank : axis) < rank - 1;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * The absorber of `x`, looking back through channel-preserving ops when its own producer cannot
+ * take the scale (every value on the way must have that one reader and not be a graph output).
+ */
+function absorberThrough(g: Graph, x: Value, k: number, uses: Map<Value, Node[]>): { absorber: Absorber; through: Node[] } {
+  const direct = absorberOf(g, x, k, uses);
+  if (direct.kind !== 'explicit') return { absorber: direct, through: [] };
+  const through: Node[] = [];
+  let v = x;
+  for (let n = v.producer; n && channelPreserving(n); n = v.producer) {
+    through.unshift(n);
+    v = n.inputs[0]!;
+    if (uses.get(v)?.length !== 1 || g.outputs.includes(v)) break;
+    const a = absorberOf(g, v, k, uses);
+    if (a.kind !== 'explicit') return { absorber: a, through };
+  }
+  return { absorber: direct, through: [] };
 }
 
 /** How the producer of `x` can absorb a per-channel scale / shift. */
@@ -165,7 +219,7 @@ export function findSites(g: Graph, skipped?: (x: Value, why: string) => void): 
       consumers.push(lin);
     }
     if (why) { skipped?.(x, why); continue; }
-    sites.push({ graph: g, x, k, consumers, absorber: absorberOf(g, x, k, uses) });
+    sites.push({ graph: g, x, k, consumers, ...absorberThrough(g, x, k, uses) });
   }
   return sites;
 }

@@ -118,14 +118,14 @@ const w4a16Awq = {
 /** RepQ-ViT: post-norm per-channel ranges reparameterized to per tensor, log√2 attention probabilities, W4A4. */
 const w4a4Repq = {
   name: 'w4a4-repq',
-  description: 'RepQ-ViT: repq-ln (uint4) and repq-softmax, then int4 per-channel weights and uint4 per-tensor activations; the classifier head (last planned layer) stays float',
+  description: 'RepQ-ViT: repq-ln (uint4) and repq-softmax, then int4 per-channel weights and uint4 per-tensor activations',
   passes: 'repq-ln{format=uint4},repq-softmax{bits=4}',
   defaults: {
     weights: { type: 'int4', granularity: 'channel', symmetric: true, rounding: 'rtn' },
     activations: { type: 'uint4', granularity: 'tensor', symmetric: false, observer: { kind: 'mse' }, mode: 'static' },
   },
   rules: [],
-  exclude: { ops: [], names: [], last: true },
+  exclude: { ops: [], names: [] },
 };
 
 /** Built-in recipes by name, as unvalidated JSON values. */
