@@ -14,6 +14,7 @@ import { run } from '../../src/interp/interpreter.js';
 import { loadModel } from '../../src/load.js';
 import { fromOrt, toOrt } from '../../src/ort.js';
 import { OutputComparison } from '../../src/quant/metrics.js';
+import { firstRows } from '../../src/quant/samples.js';
 import { lutra, userError } from '../helpers/cli.js';
 import { CORPUS, HAS_SHARED, corpusModels } from '../helpers/shared.js';
 
@@ -183,5 +184,24 @@ describe.skipIf(!HAS_SHARED)('lutra quantize: bad input', () => {
 
   it('nothing is left in the output directory after a failure', () => {
     expect(readdirSync(tmp).filter((f) => f.startsWith('fail-') || f.includes('.tmp'))).toEqual([]);
+  });
+});
+
+describe.skipIf(!HAS_SHARED)('lutra opt --calib: migration passes run on their own', () => {
+  it('smooth-quant folds into the norms and keeps the float outputs', async () => {
+    const dir = join(CORPUS, 'digits_vit_outlier');
+    const out = join(tmp, 'smoothed.onnx');
+    const r = await lutra('opt', join(dir, 'model.onnx'), '--passes', 'smooth-quant', '--calib', join(dir, 'calib'), '--samples', '8', '-o', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/smooth-quant: 9 sites migrated \(9 norm\)/);
+    const x = firstRows(readDataDir(join(dir, 'eval'))[0]!.inputs[0]!, 16);
+    const [a, b] = [run(loadModel(join(dir, 'model.onnx')).graph, [x])[0]!, run(loadModel(out).graph, [x])[0]!];
+    const c = new OutputComparison();
+    c.add(a, b);
+    expect(c.result().maxAbsErrRel).toBeLessThan(1e-5);
+  });
+
+  it('a migration pass without calibration data says how to give it', async () => {
+    await userError(/smooth-quant.*calib/, 'opt', join(CORPUS, 'digits_vit/model.onnx'), '--passes', 'smooth-quant');
   });
 });
