@@ -1,5 +1,6 @@
 /**
- * @fileoverview Quantization quality table: for each corpus model × recipe, `lutra quantize`
+ * @fileoverview Quantization quality table: for each corpus model × recipe (the outlier recipes
+ * on the outlier models), `lutra quantize`
  * (time, peak RSS, size) then `lutra eval` against the float model on the eval set, through
  * ONNX Runtime and the reference interpreter. Prints a markdown table.
  *
@@ -22,9 +23,9 @@ const CASES: [model: string, recipes: string[]][] = [
   ['digits_mlp', ['w8a8', 'w4a16']],
   ['digits_cnn', ['w8a8', 'w4a16']],
   ['digits_vit', ['w8a8', 'w4a16']],
-  ['digits_vit_outlier', ['w8a8']],
-  ['char_lm', ['w8a8', 'w8a16', 'w4a16']],
-  ['char_lm_outlier', ['w8a8']],
+  ['digits_vit_outlier', ['w8a8', 'w8a8-smoothquant', 'w8a8-osplus', 'w8a8-llmint8', 'w4a4-repq']],
+  ['char_lm', ['w8a8', 'w8a16', 'w4a16', 'w4a16-awq']],
+  ['char_lm_outlier', ['w8a8', 'w8a8-smoothquant', 'w8a8-osplus', 'w8a8-llmint8', 'w4a16', 'w4a16-awq']],
 ];
 
 function lutra(args: string[]): { stdout: string; stderr: string } {
