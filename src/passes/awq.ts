@@ -16,7 +16,7 @@ import { constantOf } from '../ir/builder.js';
 import { assert, fail } from '../ir/diagnostics.js';
 import type { Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { type MigrationSite, findSites, migrateSite, siteSamples, siteStats } from '../quant/migrate.js';
+import { type MigrationSite, findSites, migrateSite, siteData } from '../quant/migrate.js';
 import { type QuantScheme, fakeQuant, paramsForTensor } from '../quant/quantizer.js';
 import { eraseDead } from '../rewrite/erase.js';
 import { definePass, registerPass } from './manager.js';
@@ -159,8 +159,7 @@ with s = mean|n|^α / √(max·min) and α from a grid in [0, 1) minimising the 
     for (const s of all) if (!sites.includes(s)) ctx.log(`awq: '${s.x.name}': skipped, no producer absorbs a scale (explicit=true inserts a Mul)`);
     const maxSamples = o.samples > 0 ? o.samples : ctx.samples;
     const xs = sites.map((s) => s.x);
-    const stats = siteStats(g, xs, calib, maxSamples);
-    const rows = siteSamples(g, xs, calib, { maxSamples });
+    const { stats, samples: rows } = siteData(g, xs, calib, { maxSamples });
     // constants in use now that a migration replaces go at the end (their private copies stay)
     const uses = g.useMap();
     const used = g.constants.filter((v) => (uses.get(v)?.length ?? 0) > 0);

@@ -15,7 +15,7 @@ import { constantOf } from '../ir/builder.js';
 import { fail } from '../ir/diagnostics.js';
 import type { Value } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { type Absorber, type MigrationSite, findSites, migrateSite, migratedLayerError, refreshSite, siteSamples, siteStats } from '../quant/migrate.js';
+import { type Absorber, type MigrationSite, findSites, migrateSite, migratedLayerError, refreshSite, siteData } from '../quant/migrate.js';
 import type { QuantScheme } from '../quant/quantizer.js';
 import { definePass, registerPass } from './manager.js';
 
@@ -98,8 +98,7 @@ with z_j = (max_j + min_j)/2 and s_j = max(1, max|X_j − z_j| / t), t searched 
     }
     const samples = o.samples > 0 ? o.samples : ctx.samples;
     const values = sites.map((s) => s.x);
-    const stats = siteStats(g, values, calib, samples);
-    const rows = siteSamples(g, values, calib, { maxSamples: samples });
+    const { stats, samples: rows } = siteData(g, values, calib, { maxSamples: samples });
     let migrated = 0;
     let unchanged = 0;
     let sumBefore = 0;

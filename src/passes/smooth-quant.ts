@@ -9,7 +9,7 @@
 import { constantOf } from '../ir/builder.js';
 import { fail } from '../ir/diagnostics.js';
 import type { Tensor } from '../ir/tensor.js';
-import { type MigrationSite, findSites, migrateSite, migratedLayerError, refreshSite, siteSamples, siteStats } from '../quant/migrate.js';
+import { type MigrationSite, findSites, migrateSite, migratedLayerError, refreshSite, siteData, siteStats } from '../quant/migrate.js';
 import { QUANT_FORMATS } from '../quant/recipe.js';
 import { type QuantFormat, type QuantScheme, formatInfo } from '../quant/quantizer.js';
 import { definePass, registerPass } from './manager.js';
@@ -135,8 +135,10 @@ columns; otherwise an explicit Mul(x, 1/s) when explicit=true, else the site is 
     sites.sort((a, b) => (b.x.producer ? order.get(b.x.producer)! : -1) - (a.x.producer ? order.get(a.x.producer)! : -1));
 
     const values = sites.map((s) => s.x);
-    const stats = siteStats(g, values, calib, maxSamples);
-    const samples = alpha === 'auto' ? siteSamples(g, values, calib, { maxRows: o.rows, maxSamples }) : undefined;
+    // auto α needs sample rows too: one pass over the data gives both
+    const { stats, samples } = alpha === 'auto'
+      ? siteData(g, values, calib, { maxRows: o.rows, maxSamples })
+      : { stats: siteStats(g, values, calib, maxSamples), samples: undefined };
     const grid = alpha === 'auto' ? Array.from({ length: Math.round(1 / o.grid) + 1 }, (_, i) => Math.min(1, i * o.grid)) : [];
 
     const kinds: Record<string, number> = {};

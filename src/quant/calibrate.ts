@@ -26,6 +26,8 @@ export interface CalibrateOptions {
   maxSamples?: number;
   /** Also accumulate XᵀX (K×K, float64) of these activations over all tokens (GPTQ's statistic): value → K. */
   xtx?: ReadonlyMap<Value, number>;
+  /** Also hand every graph input and node output, as it is computed, to this (passes that sample activations). */
+  onValue?: (v: Value, t: Tensor) => void;
 }
 
 /** What calibration learned about one tensor. */
@@ -126,6 +128,7 @@ export function calibrate(model: Model, plan: QuantPlan, dataDir: string, opts: 
     g.inputs.forEach((v, i) => {
       const t = inputs[i]!;
       const what = () => `graph input '${v.name}'`;
+      opts.onValue?.(v, t);
       if (tensors.has(v)) observe(v, t, true, what);
       else if (isFloat(t.dtype)) scan(t, false, what, set.name, set.dir);
     });
@@ -134,7 +137,9 @@ export function calibrate(model: Model, plan: QuantPlan, dataDir: string, opts: 
       onNode: (node: Node, outs: readonly Tensor[]) => {
         node.outputs.forEach((v, j) => {
           const t = outs[j];
-          if (t) observe(v, t, false, () => `output '${v.name}' of ${node.describe()}`);
+          if (!t) return;
+          opts.onValue?.(v, t);
+          observe(v, t, false, () => `output '${v.name}' of ${node.describe()}`);
         });
       },
     });

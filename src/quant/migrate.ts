@@ -21,13 +21,10 @@ import type { Graph, Node, Value } from '../ir/graph.js';
 import { getAttr } from '../ir/registry.js';
 import { Tensor } from '../ir/tensor.js';
 import { eraseDead } from '../rewrite/erase.js';
-import { listDataSets, readDataDir } from '../frontends/onnx/testdata.js';
-import { checkInputs, run } from '../interp/interpreter.js';
 import { calibrate } from './calibrate.js';
 import type { ChannelStats } from './observers.js';
 import { type QuantScheme, fakeQuant, paramsForTensor } from './quantizer.js';
 import type { QuantPlan, Recipe } from './recipe.js';
-import { batchedInputs, takeSamples } from './samples.js';
 
 /** A linear layer reading the site: `node` input 0 is X, `weight` is constant. */
 export interface SiteLinear {
@@ -391,17 +388,13 @@ function explicitShift(site: MigrationSite, z: Float64Array, s: Float64Array): t
   return true;
 }
 
-/**
- * Per-channel statistics (max|X_j|, mean|X_j|, min_j, max_j along the last axis) of `values`
- * over a calibration directory, with the streaming calibrator.
- */
-export function siteStats(g: Graph, values: readonly Value[], dataDir: string, maxSamples?: number): Map<Value, ChannelStats> {
+/** Calibrate `values` of `g` (per-channel statistics along the last axis), optionally handing every computed value to `onValue`. */
+function calibrateSites(g: Graph, values: readonly Value[], dataDir: string, maxSamples: number | undefined, onValue?: (v: Value, t: Tensor) => void): Map<Value, ChannelStats> {
   const plan: QuantPlan = {
     recipe: undefined as unknown as Recipe, weights: [], activations: [], skipped: [], notes: [],
     channels: values.map((value) => ({ value, axis: -1 })),
   };
-  const model = { graph: g } as Parameters<typeof calibrate>[0];
-  const cal = calibrate(model, plan, dataDir, { maxSamples });
+  const cal = calibrate({ graph: g } as Parameters<typeof calibrate>[0], plan, dataDir, { maxSamples, onValue });
   const out = new Map<Value, ChannelStats>();
   for (const v of values) {
     const c = cal.tensors.get(v)?.channels;
@@ -410,22 +403,39 @@ export function siteStats(g: Graph, values: readonly Value[], dataDir: string, m
   return out;
 }
 
+/**
+ * Per-channel statistics (max|X_j|, mean|X_j|, min_j, max_j along the last axis) of `values`
+ * over a calibration directory, with the streaming calibrator.
+ */
+export function siteStats(g: Graph, values: readonly Value[], dataDir: string, maxSamples?: number): Map<Value, ChannelStats> {
+  return calibrateSites(g, values, dataDir, maxSamples);
+}
+
 // ---- searching -------------------------------------------------------------------------------
 
+/** Options of `siteData`: the sample rows the searches evaluate on. */
+export interface SiteSampleOptions {
+  maxSamples?: number;
+  /** Rows kept per value (default 512). */
+  maxRows?: number;
+  /** Take every stride-th row (default 7), so the rows spread over the data. */
+  stride?: number;
+}
+
 /**
- * Up to `maxRows` rows [rows, K] of each value (its last axis), taken evenly over the
- * calibration data: the samples the α / threshold / scale searches evaluate the quantized
- * layer error on. Rows whose elements include a mask sentinel (|x| ≥ 1e30) are skipped.
+ * One pass over the calibration data for a migration search: per-channel statistics of
+ * `values` and up to `maxRows` rows [rows, K] of each (its last axis) — the samples the α /
+ * threshold / scale searches evaluate the quantized layer error on. Rows holding a mask
+ * sentinel (|x| ≥ 1e30) are skipped.
  */
-export function siteSamples(g: Graph, values: readonly Value[], dataDir: string, opts: { maxRows?: number; maxSamples?: number; stride?: number } = {}): Map<Value, Tensor> {
+export function siteData(g: Graph, values: readonly Value[], dataDir: string, opts: SiteSampleOptions = {}): { stats: Map<Value, ChannelStats>; samples: Map<Value, Tensor> } {
   const maxRows = opts.maxRows ?? 512;
   const stride = opts.stride ?? 7;
-  const want = new Set(values);
   const rows = new Map<Value, number[][]>(values.map((v) => [v, []]));
-  forEachValue(g, dataDir, opts.maxSamples, (v, t) => {
-    if (!want.has(v)) return;
+  const stats = calibrateSites(g, values, dataDir, opts.maxSamples, (v, t) => {
+    const list = rows.get(v);
+    if (!list) return;
     const k = t.shape[t.rank - 1]!;
-    const list = rows.get(v)!;
     const d = t.data as ArrayLike<number>;
     const n = d.length / k;
     for (let r = 0; r < n && list.length < maxRows; r += stride) {
@@ -433,13 +443,13 @@ export function siteSamples(g: Graph, values: readonly Value[], dataDir: string,
       if (row.every((x) => x < 1e30 && x > -1e30)) list.push(row);
     }
   });
-  const out = new Map<Value, Tensor>();
+  const samples = new Map<Value, Tensor>();
   for (const [v, list] of rows) {
     if (list.length === 0) continue;
     const k = list[0]!.length;
-    out.set(v, new Tensor('f32', [list.length, k], Float32Array.from(list.flat())));
+    samples.set(v, new Tensor('f32', [list.length, k], Float32Array.from(list.flat())));
   }
-  return out;
+  return { stats, samples };
 }
 
 /**
@@ -483,17 +493,7 @@ export function migratedLayerError(x: Tensor, w: Tensor, kAxis: number, s: Float
   return sig === 0 ? 0 : err / sig;
 }
 
-/** Run the interpreter over a data directory, data set by data set, handing every graph input and node output to `take`. */
+/** Run the interpreter over a data directory (the calibrator's loop and checks), handing every graph input and node output to `take`. */
 export function forEachValue(g: Graph, dataDir: string, maxSamples: number | undefined, take: (v: Value, t: Tensor) => void): void {
-  const batched = batchedInputs(g);
-  let samples = 0;
-  for (const set of listDataSets(dataDir)) {
-    const remaining = maxSamples === undefined ? Infinity : maxSamples - samples;
-    if (remaining <= 0) break;
-    const { inputs, n } = takeSamples(batched, readDataDir(set.dir)[0]!.inputs, remaining);
-    checkInputs(g, inputs);
-    g.inputs.forEach((v, i) => take(v, inputs[i]!));
-    run(g, inputs, { trusted: true, onNode: (node, outs) => node.outputs.forEach((v, j) => { if (outs[j]) take(v, outs[j]!); }) });
-    samples += n;
-  }
+  calibrateSites(g, [], dataDir, maxSamples, take);
 }

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { writeTensor } from '../../src/frontends/onnx/testdata.js';
 import { Builder, Graph, Model, Tensor, constantOf, tensorType } from '../../src/ir/index.js';
 import { awqScales, searchScales } from '../../src/passes/awq.js';
-import { findSites, migratedLayerError, siteSamples, siteStats } from '../../src/quant/migrate.js';
+import { findSites, migratedLayerError, siteData } from '../../src/quant/migrate.js';
 import type { QuantScheme } from '../../src/quant/quantizer.js';
 import { CORPUS, HAS_SHARED } from '../helpers/shared.js';
 import { corpusCase, expectEquivalent, seeded } from './equivalence.js';
@@ -63,8 +63,7 @@ describe('awq', () => {
     const calib = calibDir();
     const sites = findSites(g);
     const xs = sites.map((s) => s.x);
-    const stats = siteStats(g, xs, calib);
-    const rows = siteSamples(g, xs, calib);
+    const { stats, samples: rows } = siteData(g, xs, calib);
     for (const site of sites) {
       const x = rows.get(site.x)!;
       const c = searchScales(site, x, stats.get(site.x)!.absMean, INT4, 20);

@@ -204,14 +204,17 @@ Examples:
     const ms = performance.now() - t0;
     const quantBytes = weightBytes(model);
     const onnx = exportOnnx(model); // also proves the model exports before anything is written
-    const checked = !flag(args, 'skip-check') && calib ? await check(loadModel(path), model, onnx, calib) : undefined;
+    // the float model the check and the report compare against: read once, never changed
+    let float: Model | undefined;
+    const reference = (): Model => (float ??= loadModel(path));
+    const checked = !flag(args, 'skip-check') && calib ? await check(reference(), model, onnx, calib) : undefined;
     let layers: LayerReport | undefined;
     if (report !== undefined) {
       // one progress line per report run (the baseline's is a second one)
       const progress: { p?: Progress } = {};
       const opts = { maxSamples, onProgress: (done: number, total: number) => { (progress.p ??= new Progress(io, 'report', total)).update(done); } };
       const reportOn = (m: Model, r: QuantizeResult): LayerReport => {
-        const out = layerReport(loadModel(path), m, r, reportData!, opts);
+        const out = layerReport(reference(), m, r, reportData!, opts);
         progress.p?.finish();
         progress.p = undefined;
         return out;
