@@ -3,7 +3,7 @@
  * symbols (`batch`) or `?` (unknown). Quantized element types carry their parameters, like
  * MLIR's quant dialect: `q<i8, scale, zero, axis?, group?>`.
  */
-import { type DType, isDType } from './dtype.js';
+import { type DType, dtypeInfo, isDType, isFloat } from './dtype.js';
 
 /** A dimension: a static size, a named symbol, or '?' (unknown). */
 export type Dim = number | string;
@@ -23,6 +23,11 @@ export interface QuantType {
   readonly zero: number | string;
   readonly axis?: number;
   readonly group?: number;
+  /**
+   * A narrower integer range inside the storage type (6-bit values held in i8, 3-bit in i4):
+   * [−2^(bits−1), 2^(bits−1) − 1] signed, [0, 2^bits − 1] unsigned. Undefined: the storage range.
+   */
+  readonly bits?: number;
 }
 
 export type ElemType = DType | QuantType;
@@ -36,6 +41,21 @@ export interface TensorType {
 export const tensorType = (dtype: ElemType, shape: Shape | undefined): TensorType => ({ dtype, shape });
 
 export const isQuant = (e: ElemType): e is QuantType => typeof e === 'object';
+
+/** Why `bits` cannot narrow `storage` (it must be an integer type wider than bits ≥ 2), or undefined. */
+export function narrowBitsError(storage: DType, bits: number): string | undefined {
+  if (isFloat(storage)) return `a ${storage} quantized type cannot be narrowed to ${bits} bits`;
+  const width = dtypeInfo(storage).bits;
+  if (!Number.isInteger(bits) || bits < 2 || bits >= width) return `bits must be an integer in [2, ${width - 1}] for ${storage} storage, got ${bits}`;
+  return undefined;
+}
+
+/** The integer range a quantized type's values take: its storage range, or the narrower one `bits` gives. */
+export function quantRange(qt: Pick<QuantType, 'storage' | 'bits'>): { min: number; max: number } {
+  const { min, max } = dtypeInfo(qt.storage);
+  if (qt.bits === undefined) return { min, max };
+  return min < 0 ? { min: -(2 ** (qt.bits - 1)), max: 2 ** (qt.bits - 1) - 1 } : { min: 0, max: 2 ** qt.bits - 1 };
+}
 
 /** The dtype values are stored in (the storage type of a quantized type). */
 export const storageDType = (e: ElemType): DType => (isQuant(e) ? e.storage : e);
@@ -67,6 +87,7 @@ export function formatElemType(e: ElemType): string {
   const parts = [e.storage, p(e.scale, true), p(e.zero, false)];
   if (e.axis !== undefined) parts.push(`axis=${e.axis}`);
   if (e.group !== undefined) parts.push(`group=${e.group}`);
+  if (e.bits !== undefined) parts.push(`bits=${e.bits}`);
   if (e.expressed !== 'f32') parts.push(`expressed=${e.expressed}`);
   return `q<${parts.join(', ')}>`;
 }

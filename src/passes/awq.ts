@@ -143,7 +143,8 @@ with s = mean|n|^α / √(max·min) and α from a grid in [0, 1) minimising the 
   options: {
     calib: { type: 'string', default: '', doc: 'calibration data directory (default: the run\'s --calib)' },
     samples: { type: 'number', default: 0, doc: 'use at most this many calibration samples (0 = the run\'s, or all)' },
-    group: { type: 'number', default: 128, doc: 'int4 group size along K the search quantizes with (match the recipe\'s)' },
+    group: { type: 'number', default: 128, doc: 'group size along K the search quantizes with (match the recipe\'s)' },
+    format: { type: 'string', default: 'int4', doc: 'weight format the search quantizes with: int4 or int3 (match the recipe\'s)' },
     grid: { type: 'number', default: 20, doc: 'α candidates: 0, 1/grid, …, (grid−1)/grid' },
     explicit: { type: 'boolean', default: false, doc: 'also scale sites no producer can absorb, with an explicit float Mul (else skip them)' },
   },
@@ -153,7 +154,8 @@ with s = mean|n|^α / √(max·min) and α from a grid in [0, 1) minimising the 
     if (!Number.isInteger(o.grid) || o.grid < 1) fail('usage', `awq: grid must be a positive integer, got ${o.grid}`);
     if (!Number.isInteger(o.group) || o.group < 1) fail('usage', `awq: group must be a positive integer, got ${o.group}`);
     const g = model.graph;
-    const scheme: QuantScheme = { format: 'int4', symmetric: false, granularity: 'group', group: o.group };
+    if (o.format !== 'int4' && o.format !== 'int3') fail('usage', `awq: format must be int4 or int3, got '${o.format}'`);
+    const scheme: QuantScheme = { format: o.format, symmetric: false, granularity: 'group', group: o.group };
     const all = findSites(g);
     const sites = all.filter((s) => o.explicit || s.absorber.kind !== 'explicit');
     for (const s of all) if (!sites.includes(s)) ctx.log(`awq: '${s.x.name}': skipped, no producer absorbs a scale (explicit=true inserts a Mul)`);

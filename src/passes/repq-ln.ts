@@ -19,7 +19,7 @@ import { type QuantFormat, formatInfo, paramsFromRange } from '../quant/quantize
 import { definePass, registerPass } from './manager.js';
 
 /** The activation formats the pass calibrates for (asymmetric: each has a zero point to reparameterize). */
-export const REPQ_FORMATS: readonly QuantFormat[] = ['uint8', 'int8', 'uint4', 'int4'];
+export const REPQ_FORMATS: readonly QuantFormat[] = ['uint8', 'int8', 'uint6', 'int6', 'uint4', 'int4'];
 
 /** Per-channel parameters of one site and their per-tensor reparameterization. */
 export interface RepqParams {

@@ -151,7 +151,7 @@ function gptqWeight(t: Tensor, xtx: Float64Array, scheme: QuantScheme, transpose
 
 /** Store parameters in the weight store (per channel / group) or inline them (per tensor) as a quantized type. */
 function quantType(g: Graph, p: QuantParams, expressed: QuantType['expressed'], key: string): QuantType {
-  const { storage } = formatInfo(p.scheme.format);
+  const { storage, bits } = formatInfo(p.scheme.format);
   const perTensor = p.shape.length === 0;
   let scale: number | string = p.scale[0]!;
   let zero: number | string = p.zero[0]!;
@@ -161,7 +161,7 @@ function quantType(g: Graph, p: QuantParams, expressed: QuantType['expressed'], 
     g.weights.set(scale, new Tensor('f32', p.shape, Float32Array.from(p.scale)));
     g.weights.set(zero, Tensor.from(storage, p.shape, p.zero));
   }
-  const qt: QuantType = { kind: 'quant', storage, expressed, scale, zero };
+  const qt: QuantType = bits === undefined ? { kind: 'quant', storage, expressed, scale, zero } : { kind: 'quant', storage, expressed, scale, zero, bits };
   if (perTensor) return qt;
   const axis = p.scheme.axis ?? 1;
   return p.scheme.granularity === 'group' ? { ...qt, axis, group: p.scheme.group! } : { ...qt, axis };

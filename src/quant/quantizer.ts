@@ -8,15 +8,19 @@
  * scale input: [] per tensor, [C] per channel, x's shape with the axis dim replaced by
  * ceil(len / group) for blocks.
  */
-import { type DType, dtypeInfo, roundHalfEven } from '../ir/dtype.js';
+import { type DType, roundHalfEven } from '../ir/dtype.js';
 import { fail } from '../ir/diagnostics.js';
 import { normalizeAxis } from '../ir/shape-utils.js';
 import { Tensor } from '../ir/tensor.js';
+import { quantRange } from '../ir/types.js';
 import { dequantizeValue, quantizeFn, quantParamIndex } from '../interp/kernels/quant.js';
 import { f64, fromF64 } from '../interp/kernels/nn.js';
 
-/** The quantized number formats recipes can ask for. */
-export type QuantFormat = 'int8' | 'uint8' | 'int4' | 'uint4' | 'int16' | 'fp8e4m3';
+/**
+ * The quantized number formats recipes can ask for. 6- and 3-bit integers are held in 8- and
+ * 4-bit storage with a narrowed range (the quantized type's `bits`): ONNX has no such types.
+ */
+export type QuantFormat = 'int8' | 'uint8' | 'int6' | 'uint6' | 'int4' | 'uint4' | 'int3' | 'uint3' | 'int16' | 'fp8e4m3';
 
 /**
  * How a tensor is quantized. `axis` (default 1, ONNX's default) is the channel axis for
@@ -41,15 +45,21 @@ export interface QuantParams {
   shape: number[];
 }
 
-const FORMATS: Readonly<Record<QuantFormat, DType>> = {
-  int8: 'i8', uint8: 'u8', int4: 'i4', uint4: 'u4', int16: 'i16', fp8e4m3: 'f8e4m3',
+/** Storage dtype of each format, and its bit width where that is narrower than the storage. */
+const FORMATS: Readonly<Record<QuantFormat, { storage: DType; bits?: number }>> = {
+  int8: { storage: 'i8' }, uint8: { storage: 'u8' }, int6: { storage: 'i8', bits: 6 }, uint6: { storage: 'u8', bits: 6 },
+  int4: { storage: 'i4' }, uint4: { storage: 'u4' }, int3: { storage: 'i4', bits: 3 }, uint3: { storage: 'u4', bits: 3 },
+  int16: { storage: 'i16' }, fp8e4m3: { storage: 'f8e4m3' },
 };
 
-/** Storage dtype and integer range of a format, so callers never hard-code qmin/qmax (fp8: ±448). */
-export function formatInfo(f: QuantFormat): { storage: DType; qmin: number; qmax: number } {
-  const storage = FORMATS[f];
-  const { min, max } = dtypeInfo(storage);
-  return { storage, qmin: min, qmax: max };
+/**
+ * Storage dtype, integer range and (for narrowed formats) bit width of a format, so callers
+ * never hard-code qmin/qmax (fp8: ±448; int6: [−32, 31] in i8).
+ */
+export function formatInfo(f: QuantFormat): { storage: DType; qmin: number; qmax: number; bits?: number } {
+  const { storage, bits } = FORMATS[f];
+  const { min, max } = quantRange({ storage, bits });
+  return bits === undefined ? { storage, qmin: min, qmax: max } : { storage, qmin: min, qmax: max, bits };
 }
 
 /** Smallest scale used for a non-empty range: the smallest normal float32, so x / s never overflows. */
@@ -154,7 +164,11 @@ function qdqAxes(p: QuantParams, rank: number): { axis: number; block: number } 
 }
 
 /** Element function quantizing with float32 scales, exactly as the QuantizeLinear kernel does. */
-export const quantizeElement = (format: QuantFormat): ((x: number, s: number, z: number) => number) => quantizeFn(formatInfo(format).storage, Math.fround);
+export function quantizeElement(format: QuantFormat): (x: number, s: number, z: number) => number {
+  const { storage, qmin, qmax, bits } = formatInfo(format);
+  const q = quantizeFn(storage, Math.fround);
+  return bits === undefined ? q : (x, s, z) => Math.min(qmax, Math.max(qmin, q(x, s, z)));
+}
 
 /** Element function dequantizing to float32, exactly as the DequantizeLinear kernel does. */
 export const dequantizeElement = (q: number, s: number, z: number): number => Math.fround(dequantizeValue(q, s, z));

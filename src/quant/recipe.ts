@@ -18,7 +18,7 @@ import type { QuantFormat, QuantScheme } from './quantizer.js';
 import { BUILTIN_RECIPES } from './recipes/builtin.js';
 
 /** Element types a recipe may name (the quantizer's formats). */
-export const QUANT_FORMATS: readonly QuantFormat[] = ['int8', 'uint8', 'int4', 'uint4', 'int16', 'fp8e4m3'];
+export const QUANT_FORMATS: readonly QuantFormat[] = ['int8', 'uint8', 'int6', 'uint6', 'int4', 'uint4', 'int3', 'uint3', 'int16', 'fp8e4m3'];
 /** How weights are rounded onto the grid: round-to-nearest, clip-searched, or GPTQ (§8). */
 export type WeightRounding = 'rtn' | 'clip' | 'gptq';
 /** Static activations are calibrated; dynamic ones get their range at run time. */

@@ -21,7 +21,7 @@ import { QUANT_TYPES } from '../../ir/ops/quant.js';
 import { getAttr } from '../../ir/registry.js';
 import { normalizeAxis } from '../../ir/shape-utils.js';
 import { Tensor } from '../../ir/tensor.js';
-import { isQuant, storageDType, type QuantType } from '../../ir/types.js';
+import { isQuant, narrowBitsError, quantRange, storageDType, type QuantType } from '../../ir/types.js';
 import { type DriverResult, applyRules } from '../../rewrite/driver.js';
 import { eraseDead, graphTree, rootGraph } from '../../rewrite/erase.js';
 import { P } from '../../rewrite/pattern.js';
@@ -181,6 +181,43 @@ export const quantizeDequantize = rule('quantize-dequantize', P.op(DQL, [P.op(QL
     return ctx.make('q.dequantize', [node.inputs[0]!]);
   });
 
+/** The bit width whose narrowed range of `storage` is exactly [lo, hi], or undefined. */
+function narrowBits(storage: DType, lo: Tensor | undefined, hi: Tensor | undefined): number | undefined {
+  if (!lo || !hi || lo.dtype !== storage || hi.dtype !== storage || lo.size !== 1 || hi.size !== 1) return undefined;
+  const [a, b] = [Number(lo.get(0)), Number(hi.get(0))];
+  const bits = Math.log2(b - a + 1);
+  if (!Number.isInteger(bits) || narrowBitsError(storage, bits)) return undefined;
+  const r = quantRange({ storage, bits });
+  return r.min === a && r.max === b ? bits : undefined;
+}
+
+/**
+ * DequantizeLinear(Clip(QuantizeLinear(%x, s, z), lo, hi), s, z), where [lo, hi] is the b-bit
+ * range of the storage type → q.dequantize(q.quantize(%x) : q<u8, s, z, bits=b>): the form
+ * export writes for 6-bit activations held in 8 bits.
+ */
+export const quantizeClipDequantize = rule('quantize-clip-dequantize',
+  P.op(DQL, [P.op('onnx.Clip', [P.op(QL, [P.any('x')]).rest().as('q'), P.const(), P.const()]).as('clip'), P.const()]).rest().as('dq'),
+  ({ x, q, clip, dq: node }, ctx) => {
+    const p = nodeParams(q, ctx);
+    if (typeof p === 'string') return ctx.fail(`${q.describe()}: ${p}`);
+    const bits = narrowBits(p.storage, ctx.constant(clip.inputs[1]!), ctx.constant(clip.inputs[2]!));
+    if (bits === undefined) return ctx.fail(`${clip.describe()} does not clip to a narrower ${p.storage} range`);
+    const [qv, cv] = [q.outputs[0]!, clip.outputs[0]!];
+    if (ctx.users(qv).length !== 1 || isAnyOutput(ctx.graph, qv)) return ctx.fail(`%${qv.name} has readers other than the Clip`);
+    if (isAnyOutput(ctx.graph, cv)) return ctx.fail(`%${cv.name} is a graph result`);
+    const why = otherUser(cv, p, ctx);
+    if (why) return ctx.fail(why);
+    const dead = [...q.inputs.slice(1), ...clip.inputs.slice(1)].flatMap((v) => (v ? [v] : []));
+    // the Clip becomes the q.quantize (its result is what the DequantizeLinears read); the QuantizeLinear goes
+    clip.op = 'q.quantize';
+    clip.inputs = [x];
+    clip.attrs = {};
+    cv.type = { dtype: { ...quantType(ctx.graph, p, cv.name), bits }, shape: cv.type.shape };
+    eraseDead(ctx.graph, [q, ...dead]);
+    return ctx.make('q.dequantize', [cv]);
+  });
+
 /** DequantizeLinear(%v : q<…>, s, z) with the parameters of v's type → q.dequantize(%v) (the other readers of a lifted value). */
 export const dequantizeQuantized = rule('dequantize-quantized', dq, ({ x, dq: node }, ctx) => {
   if (!isQuant(x.type.dtype)) return ctx.fail(`%${x.name} has no quantized type`);
@@ -336,7 +373,7 @@ export const convIntegerDynamic = rule('conv-integer-dynamic', dynamicTail('onnx
 });
 
 /** The exact rules: QDQ pairs and dequantized constants into quantized types. */
-export const QDQ_RULES: RuleSet = [dequantizeConstant, quantizeDequantize, dequantizeQuantized];
+export const QDQ_RULES: RuleSet = [dequantizeConstant, quantizeDequantize, quantizeClipDequantize, dequantizeQuantized];
 
 /** QOperator and dynamic integer forms into QDQ, which QDQ_RULES then lift (the driver iterates to a fixpoint). */
 export const QOPERATOR_RULES: RuleSet = [qlinearMatMul, qlinearConv, matmulIntegerDynamic, convIntegerDynamic];

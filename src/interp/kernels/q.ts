@@ -7,7 +7,7 @@
 import { roundHalfEven } from '../../ir/dtype.js';
 import { INV_SQRT2_F32, quantLayoutAttrs, quantParamTensors } from '../../ir/ops/q.js';
 import { Tensor } from '../../ir/tensor.js';
-import type { QuantType } from '../../ir/types.js';
+import { quantRange, type QuantType } from '../../ir/types.js';
 import { registerKernel } from '../kernel.js';
 import { dequantizeLinear, quantizeLinear } from './quant.js';
 
@@ -19,7 +19,10 @@ const layout = (qt: QuantType) => {
 registerKernel('q.quantize', ([x], node, ctx) => {
   const qt = node.outputs[0]!.type.dtype as QuantType;
   const { scale, zero } = quantParamTensors(qt, ctx.weight);
-  return [quantizeLinear(x!, scale, zero, qt.storage, layout(qt))];
+  const q = quantizeLinear(x!, scale, zero, qt.storage, layout(qt));
+  if (qt.bits === undefined) return [q];
+  const { min, max } = quantRange(qt);
+  return [Tensor.from(qt.storage, [...q.shape], Array.from(q.data as ArrayLike<number>, (v) => Math.min(max, Math.max(min, Number(v)))))];
 });
 
 registerKernel('q.dequantize', ([x], node, ctx) => {

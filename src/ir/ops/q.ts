@@ -12,10 +12,10 @@
  * the kernel generators pattern-match into integer kernels.
  */
 import type { DType } from '../dtype.js';
-import { isFloat } from '../dtype.js';
+import { dtypeInfo, isFloat } from '../dtype.js';
 import { Tensor } from '../tensor.js';
 import { registerOp } from '../registry.js';
-import { formatType, isQuant, type QuantType } from '../types.js';
+import { formatType, isQuant, narrowBitsError, quantRange, type QuantType } from '../types.js';
 
 /** Scale (in the expressed dtype) and zero point (in the storage dtype) of a quantized type, as QuantizeLinear takes them. */
 export function quantParamTensors(qt: QuantType, weight: (key: string) => Tensor): { scale: Tensor; zero: Tensor } {
@@ -42,6 +42,11 @@ registerOp({
     if (isQuant(x.dtype) || !isFloat(x.dtype)) ctx.fail(`operand must be a float tensor, got ${formatType(x)}`);
     if (!declared || !isQuant(declared)) return ctx.fail('the result type must be declared as a quantized type q<…>');
     if (declared.expressed !== x.dtype) ctx.fail(`the result type expresses ${declared.expressed} but the operand is ${x.dtype}`);
+    const narrow = declared.bits === undefined ? undefined : narrowBitsError(declared.storage, declared.bits);
+    if (narrow) ctx.fail(narrow);
+    if (declared.bits !== undefined && dtypeInfo(declared.storage).bits < 8) {
+      ctx.fail(`a result narrowed inside ${declared.storage} cannot be exported: ONNX Clip has no 4-bit types (narrowed activations need 8-bit storage)`);
+    }
     const rank = x.shape?.length;
     if (declared.axis !== undefined && rank !== undefined && (declared.axis < -rank || declared.axis >= rank)) {
       ctx.fail(`quantization axis ${declared.axis} is out of range for rank ${rank}`);
@@ -52,7 +57,11 @@ registerOp({
     const qt = node.outputs[0]!.type.dtype as QuantType;
     const { scale, zero } = quantParamTensors(qt, (k) => b.graph.requireWeight(k));
     const name = node.outputs[0]!.name;
-    return [b.op('onnx.QuantizeLinear', [node.inputs[0]!, b.constant(`${name}_scale`, scale), b.constant(`${name}_zero_point`, zero)], quantLayoutAttrs(qt))];
+    const q = b.op('onnx.QuantizeLinear', [node.inputs[0]!, b.constant(`${name}_scale`, scale), b.constant(`${name}_zero_point`, zero)], quantLayoutAttrs(qt));
+    if (qt.bits === undefined) return [q];
+    // a narrow range (6 bits in i8): QuantizeLinear saturates to the storage range, Clip to the type's
+    const { min, max } = quantRange(qt);
+    return [b.op('onnx.Clip', [q, b.constant(`${name}_qmin`, Tensor.scalar(qt.storage, min)), b.constant(`${name}_qmax`, Tensor.scalar(qt.storage, max))])];
   },
 });
 

@@ -9,7 +9,7 @@ import { type DType, isBig, isDType, isFloat } from '../dtype.js';
 import { LutraError } from '../diagnostics.js';
 import { Graph, Model, Node, Value, WeightStore, type AttrValue, type Attrs } from '../graph.js';
 import { Tensor } from '../tensor.js';
-import { formatType, numel, storageDType, type Dim, type ElemType, type QuantType, type TensorType } from '../types.js';
+import { formatType, narrowBitsError, numel, storageDType, type Dim, type ElemType, type QuantType, type TensorType } from '../types.js';
 import {
   ALL_TOKENS, Arrow, Colon, Comma, Equals, HexString, Ident, KwConst, KwDense, KwFalse, KwGraph, KwInf, KwLoc, KwModel,
   KwNan, KwOmitted, KwQ, KwReturn, KwTrue, KwWeights, LAngle, LBrace, LBracket, LParen, Name, NegInf, NumberLit,
@@ -421,11 +421,13 @@ class IrParser extends EmbeddedActionsParser {
         if (seen.has(key.image)) this.fail(key, `quantized type parameter '${key.image}' is given twice`);
         seen.add(key.image);
         if (key.image === 'expressed') q = { ...q, expressed: this.dtype(value) };
-        else if (key.image === 'axis' || key.image === 'group') {
+        else if (key.image === 'axis' || key.image === 'group' || key.image === 'bits') {
           if (value.tokenType !== NumberLit || isFloatToken(value)) this.fail(value, `'${key.image}' must be an integer`);
           q = { ...q, [key.image]: Number(value.image) };
-        } else this.fail(key, `unknown quantized type parameter '${key.image}' (expected axis, group, expressed)`);
+        } else this.fail(key, `unknown quantized type parameter '${key.image}' (expected axis, group, bits, expressed)`);
       }
+      const narrow = q.bits === undefined ? undefined : narrowBitsError(q.storage, q.bits);
+      if (narrow) this.fail(params.find(([k]) => k.image === 'bits')![1], narrow);
       return q;
     });
   });

@@ -115,6 +115,43 @@ const w4a16Awq = {
   defaults: { ...w4a16.defaults, weights: { ...w4a16.defaults.weights, rounding: 'clip' } },
 };
 
+/** W3A16: weight-only 3-bit (int4 storage, range [−4, 3]), asymmetric groups of 128. */
+const w3a16 = {
+  ...w4a16,
+  name: 'w3a16',
+  description: 'int3 asymmetric weights (held in int4) in groups of 128 along the reduction axis; activations stay float',
+  defaults: { ...w4a16.defaults, weights: { ...w4a16.defaults.weights, type: 'int3' } },
+};
+
+/** AWQ searched for 3-bit weights, then W3A16 with clip search. */
+const w3a16Awq = {
+  ...w3a16,
+  name: 'w3a16-awq',
+  description: 'AWQ scale search (int3) folded into the norms, then int3 asymmetric group-128 weights with clip search; activations float',
+  passes: 'awq{format=int3}',
+  defaults: { ...w3a16.defaults, weights: { ...w3a16.defaults.weights, rounding: 'clip' } },
+};
+
+/** W6A6: 6-bit values in 8-bit storage (int6 per-channel weights, uint6 per-tensor activations, MSE ranges). */
+const w6a6 = {
+  name: 'w6a6',
+  description: 'int6 per-channel symmetric weights, uint6 per-tensor asymmetric static activations clipped for least MSE (held in int8 / uint8)',
+  defaults: {
+    weights: { type: 'int6', granularity: 'channel', symmetric: true, rounding: 'rtn' },
+    activations: { type: 'uint6', granularity: 'tensor', symmetric: false, observer: { kind: 'mse' }, mode: 'static' },
+  },
+  rules: [],
+  exclude: { ops: [], names: [] },
+};
+
+/** RepQ-ViT at six bits. */
+const w6a6Repq = {
+  ...w6a6,
+  name: 'w6a6-repq',
+  description: 'RepQ-ViT: repq-ln (uint6) and repq-softmax (6-bit log√2), then w6a6',
+  passes: 'repq-ln{format=uint6},repq-softmax{bits=6}',
+};
+
 /** RepQ-ViT: post-norm per-channel ranges reparameterized to per tensor, log√2 attention probabilities, W4A4. */
 const w4a4Repq = {
   name: 'w4a4-repq',
@@ -140,5 +177,9 @@ export const BUILTIN_RECIPES: Readonly<Record<string, unknown>> = {
   'w4a16-awq': w4a16Awq,
   w4a8,
   'w4a4-repq': w4a4Repq,
+  w6a6,
+  'w6a6-repq': w6a6Repq,
+  w3a16,
+  'w3a16-awq': w3a16Awq,
   fp8,
 };

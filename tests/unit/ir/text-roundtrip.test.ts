@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Graph, Model, Node, Tensor, Value, tensorType, type QuantType, type TensorType } from '../../../src/ir/index.js';
+import { Graph, Model, Node, Tensor, Value, formatType, tensorType, type QuantType, type TensorType } from '../../../src/ir/index.js';
 import { parseModel, parseOptionalType, parseType, printGraph, printModel, sourceLocation } from '../../../src/ir/text/index.js';
 
 /** print → parse → print is identical in both weight modes; returns the include-mode reparse. */
@@ -229,6 +229,12 @@ describe('text IR round trip', () => {
     expect(parseType('q<i8, @s, 3, group=32, axis=1>[4]')).toEqual({
       dtype: { kind: 'quant', storage: 'i8', expressed: 'f32', scale: 's', zero: 3, axis: 1, group: 32 }, shape: [4],
     });
+    expect(parseType('q<u8, 0.5, 3, bits=6>[4]')).toEqual({
+      dtype: { kind: 'quant', storage: 'u8', expressed: 'f32', scale: 0.5, zero: 3, bits: 6 }, shape: [4],
+    });
+    expect(formatType(parseType('q<u8, 0.5, 3, bits=6>[4]'))).toBe('q<u8, 0.5, 3, bits=6>[4]');
+    expect(() => parseType('q<i8, 0.5, 0, bits=8>[4]', 't.txt')).toThrow(/^t\.txt:1:20: bits must be an integer in \[2, 7\] for i8 storage, got 8$/);
+    expect(() => parseType('q<f8e4m3, 0.5, 0, bits=4>[4]', 't.txt')).toThrow(/cannot be narrowed to 4 bits/);
     expect(parseOptionalType('f33[2]')).toBeUndefined();
     expect(parseOptionalType('f32[2')).toBeUndefined();
     expect(() => parseType('f32[2] x', 't.txt')).toThrow(/^t\.txt:1:8: unexpected 'x' where the input should end$/);

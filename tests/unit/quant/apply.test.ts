@@ -71,6 +71,41 @@ describe('quantizeModel on a small graph', () => {
     const got = run(g, [data])[0]!;
     expect(Array.from(got.data as Uint8Array)).toEqual(Array.from(quantize(data, p).data as Uint8Array));
   });
+
+  it('a narrowed q.quantize (uint6 in u8) clamps to its bits in the interpreter and in the ONNX export', async () => {
+    const g = new Graph('main');
+    const b = new Builder(g);
+    const x = b.input('x', tensorType('f32', [64]));
+    const p = paramsFromRange(-1.3, 2.9, { format: 'uint6', symmetric: false, granularity: 'tensor' });
+    const qt = { kind: 'quant' as const, storage: 'u8' as const, expressed: 'f32' as const, scale: p.scale[0]!, zero: p.zero[0]!, bits: 6 };
+    b.output(b.op('q.quantize', [x], {}, { types: [{ dtype: qt, shape: [64] }] }));
+    // half of the values outside the calibrated range: they saturate at 0 and 63, not at 255
+    const data = Tensor.from('f32', [64], Array.from({ length: 64 }, (_, i) => -3 + i * 0.15));
+    const got = Array.from(run(g, [data])[0]!.data as Uint8Array);
+    expect(got).toEqual(Array.from(quantize(data, p).data as Uint8Array));
+    expect(Math.max(...got)).toBe(63);
+    expect(Math.min(...got)).toBe(0);
+    const s = await ort.InferenceSession.create(exportOnnx(new Model(g)), { graphOptimizationLevel: 'disabled' });
+    const out = await s.run({ [s.inputNames[0]!]: toOrt(ort, data) });
+    expect(Array.from(out[s.outputNames[0]!]!.data as Uint8Array)).toEqual(got);
+  });
+
+  it('int6 and int3 weights keep every code inside 6 / 3 bits, and the type says so', () => {
+    const int6 = validateRecipe({ name: 'w6', defaults: { weights: { type: 'int6', granularity: 'channel', symmetric: true }, activations: null } }, 'w6.json');
+    for (const [recipe, bits] of [[int6, 6], [loadRecipe('w3a16'), 3]] as const) {
+      const m = mlp();
+      expect(quantizeModel(m, recipe).weights).toHaveLength(2);
+      for (const c of m.graph.constants) {
+        const qt = c.type.dtype;
+        expect(isQuant(qt) && qt.bits).toBe(bits);
+        const codes = Array.from(m.weights.get(c.name)!.data as ArrayLike<number>, Number);
+        expect(Math.min(...codes)).toBeGreaterThanOrEqual(-(2 ** (bits - 1)));
+        expect(Math.max(...codes)).toBeLessThanOrEqual(2 ** (bits - 1) - 1);
+        // the range is used: some code sits at an end of it
+        expect(codes.some((q) => q === -(2 ** (bits - 1)) || q === 2 ** (bits - 1) - 1)).toBe(true);
+      }
+    }
+  });
 });
 
 describe.skipIf(!HAS_SHARED)('quantizeModel on corpus models, exported to ONNX Runtime', () => {

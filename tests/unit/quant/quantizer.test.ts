@@ -40,6 +40,13 @@ describe('formatInfo', () => {
       { storage: 'u4', qmin: 0, qmax: 15 }, { storage: 'i16', qmin: -32768, qmax: 32767 }, { storage: 'f8e4m3', qmin: -448, qmax: 448 },
     ]);
   });
+
+  it('holds 6- and 3-bit formats in 8- and 4-bit storage with a narrowed range', () => {
+    expect((['int6', 'uint6', 'int3', 'uint3'] as QuantFormat[]).map((f) => formatInfo(f))).toEqual([
+      { storage: 'i8', qmin: -32, qmax: 31, bits: 6 }, { storage: 'u8', qmin: 0, qmax: 63, bits: 6 },
+      { storage: 'i4', qmin: -4, qmax: 3, bits: 3 }, { storage: 'u4', qmin: 0, qmax: 7, bits: 3 },
+    ]);
+  });
 });
 
 describe('paramsFromRange', () => {
@@ -172,6 +179,11 @@ describe('quantize / dequantize match onnx.QuantizeLinear / DequantizeLinear bit
   it('saturates to the format range', () => {
     const p = paramsFromRange(-1, 1, { format: 'int4', symmetric: true, granularity: 'tensor' });
     expect(quantize(Tensor.from('f32', [2], [-5, 5]), p).toNumbers()).toEqual([-8, 7]);
+    const i6 = paramsFromRange(-1, 1, { format: 'int6', symmetric: true, granularity: 'tensor' });
+    expect(i6.scale[0]).toBe(Math.fround(1 / 31));
+    expect(quantize(Tensor.from('f32', [3], [-5, 0.5, 5]), i6).toNumbers()).toEqual([-32, 16, 31]);
+    const u3 = paramsFromRange(0, 7, { format: 'uint3', symmetric: false, granularity: 'tensor' });
+    expect(quantize(Tensor.from('f32', [3], [-1, 3.2, 50]), u3).toNumbers()).toEqual([0, 3, 7]);
     const f8 = paramsFromRange(-448, 448, { format: 'fp8e4m3', symmetric: true, granularity: 'tensor' });
     expect(quantize(Tensor.from('f32', [2], [-1e6, 1e6]), f8).toNumbers()).toEqual([-448, 448]);
   });

@@ -35,7 +35,7 @@ describe('recipe validation', () => {
 
   it('has the documented built-ins, and their pass pipelines name registered passes', () => {
     const names = builtinRecipeNames();
-    expect(names).toEqual(['w8a8', 'w8a8-llmint8', 'w8a8-smoothquant', 'w8a8-osplus', 'w8a8-dynamic', 'w8a16', 'w4a16', 'w4a16-awq', 'w4a8', 'w4a4-repq', 'fp8']);
+    expect(names).toEqual(['w8a8', 'w8a8-llmint8', 'w8a8-smoothquant', 'w8a8-osplus', 'w8a8-dynamic', 'w8a16', 'w4a16', 'w4a16-awq', 'w4a8', 'w4a4-repq', 'w6a6', 'w6a6-repq', 'w3a16', 'w3a16-awq', 'fp8']);
     const doc = readFileSync(join(ROOT, 'docs/recipes.md'), 'utf8');
     for (const n of names) {
       expect(doc).toContain(`| \`${n}\` |`);
@@ -56,7 +56,7 @@ describe('recipe validation', () => {
 
   it('names the key and the allowed values of a bad enum', () => {
     const e = errorOf(() => recipe({ defaults: { weights: { type: 'int7' } } }));
-    expect(e.message).toContain("'defaults.weights.type' must be one of 'int8', 'uint8', 'int4', 'uint4', 'int16', 'fp8e4m3' (got \"int7\")");
+    expect(e.message).toContain("'defaults.weights.type' must be one of 'int8', 'uint8', 'int6', 'uint6', 'int4', 'uint4', 'int3', 'uint3', 'int16', 'fp8e4m3' (got \"int7\")");
     expect(errorOf(() => recipe({ defaults: { activations: { observer: { kind: 'kl' } } } })).message)
       .toContain("'defaults.activations.observer.kind' must be one of 'minmax', 'moving-minmax', 'percentile', 'entropy', 'mse'");
     expect(errorOf(() => recipe({ defaults: { activations: { granularity: 'group' } } })).message)
@@ -79,7 +79,7 @@ describe('recipe validation', () => {
   it('lists the built-ins for an unknown recipe name', () => {
     const e = errorOf(() => loadRecipe('w9a9'));
     expect(e.code).toBe('usage');
-    expect(e.message).toContain("unknown recipe 'w9a9' (built-in recipes: w8a8, w8a8-llmint8, w8a8-smoothquant, w8a8-osplus, w8a8-dynamic, w8a16, w4a16, w4a16-awq, w4a8, w4a4-repq, fp8;");
+    expect(e.message).toContain("unknown recipe 'w9a9' (built-in recipes: w8a8, w8a8-llmint8, w8a8-smoothquant, w8a8-osplus, w8a8-dynamic, w8a16, w4a16, w4a16-awq, w4a8, w4a4-repq, w6a6, w6a6-repq, w3a16, w3a16-awq, fp8;");
   });
 
   it('loads a recipe file, names it after the file, and reports bad JSON and missing files', () => {

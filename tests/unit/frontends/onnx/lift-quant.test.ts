@@ -134,6 +134,28 @@ describe('QDQ lifts exactly into quantized types', () => {
     expect(after.map(bits)).toEqual(before.map(bits));
   });
 
+  it('lifts Q → Clip(0, 63) → DQ to a 6-bit q.quantize, and keeps a Clip that is no narrowed range', () => {
+    const clipped = (lo: number, hi: number): Graph => ({
+      node: [
+        node('QuantizeLinear', ['x', 'xs', 'xz'], ['xq']),
+        node('Clip', ['xq', 'lo', 'hi'], ['xc']),
+        node('DequantizeLinear', ['xc', 'xs', 'xz'], ['y']),
+      ],
+      input: [vi('x', [2, 4])],
+      output: [vi('y', [2, 4])],
+      initializer: [init('xs', 'f32', [], [0.05]), init('xz', 'u8', [], [31]), init('lo', 'u8', [], [lo]), init('hi', 'u8', [], [hi])],
+    });
+    const m = lifted(clipped(0, 63));
+    expect(ops(m)).toEqual(['q.quantize', 'q.dequantize']);
+    expect(printGraph(m.graph)).toContain('%xc = q.quantize(%x) : q<u8, 0.05000000074505806, 31, bits=6>[2,4]');
+    expect(m.graph.constants).toHaveLength(0);
+    const x = Tensor.from('f32', [2, 4], uniform(3, 8, -4, 4));
+    const { after, before } = outputs(clipped(0, 63), [x]);
+    expect(after.map(bits)).toEqual(before.map(bits));
+    // [1, 63] is no b-bit range: the pair and the Clip stay ONNX ops
+    expect(ops(lifted(clipped(1, 63)))).toEqual(['onnx.QuantizeLinear', 'onnx.Clip', 'onnx.DequantizeLinear']);
+  });
+
   it('lifts blocked, int16, float8 and f16-expressed parameters', () => {
     const g: Graph = {
       node: [
