@@ -3,6 +3,7 @@ export * from './dtype.js';
 export * from './types.js';
 export * from './tensor.js';
 export * from './graph.js';
+export * from './clone.js';
 export * from './registry.js';
 export * from './builder.js';
 export * from './verifier.js';

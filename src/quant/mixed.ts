@@ -19,6 +19,8 @@ import { isFloat } from '../ir/dtype.js';
 import type { Model, Node, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { run } from '../interp/interpreter.js';
+import { cloneModel } from '../ir/clone.js';
+import { runPipeline } from '../passes/manager.js';
 import { quantizeModel, weightBytes } from './apply.js';
 import { batchedInputs, takeSamples } from './samples.js';
 import { OutputComparison } from './metrics.js';
@@ -289,8 +291,18 @@ function measure(sw: Switchable, recipe: Recipe, ev: EvalData, modelBytes: numbe
 }
 
 /**
+ * A loader of fresh copies of `model` after `passes` (a recipe's pipeline, run once here with the
+ * calibration data in its context): what sensitivity and chooseBitWidths quantize.
+ */
+export async function preparedLoader(model: Model, passes: string, opts: { calib?: string; maxSamples?: number }): Promise<() => Model> {
+  if (passes.trim() !== '') await runPipeline(model, passes, { calib: opts.calib, samples: opts.maxSamples, log: () => {} });
+  return () => cloneModel(model);
+}
+
+/**
  * Quantize each planned layer of `recipe` alone and measure the model's first output against the
  * float model on `opts.data`. One quantization (and calibration) in all, one model run per layer.
+ * `load` gives a fresh copy of the model with the recipe's passes already run (`preparedLoader`).
  */
 export function sensitivity(load: () => Model, recipe: Recipe, opts: SensitivityOptions): SensitivityReport {
   const model = load();
@@ -456,11 +468,16 @@ const floatBits = (w: LayerWeight): number => (8 * w.bytesBefore) / Math.max(1, 
 /**
  * Choose, per layer, one of `candidates` to minimise the summed layer-alone output MSE subject
  * to the model's weight bytes ≤ `budgetBytes` (see `allocateBits`). Sizes count the parts that
- * stay float: model bytes − planned float bytes + the chosen options' bytes.
+ * stay float: model bytes − planned float bytes + the chosen options' bytes. The candidates
+ * share one pass pipeline; `load` gives fresh copies of the model it already ran on.
  */
 export function chooseBitWidths(load: () => Model, candidates: readonly Recipe[], budgetBytes: number, opts: SensitivityOptions): BitWidthChoice {
   if (candidates.length === 0) fail('usage', 'mixed precision needs at least one candidate recipe');
   if (!(budgetBytes > 0)) fail('usage', `size budget must be a positive number of bytes (got ${budgetBytes})`);
+  // the chosen recipe mixes layers of one model: every candidate must rewrite it the same way first
+  const passes = candidates[0]!.passes;
+  const other = candidates.find((c) => c.passes !== passes);
+  if (other) fail('usage', `mixed precision needs candidates with one pass pipeline: '${candidates[0]!.name}' runs "${passes}", '${other.name}' runs "${other.passes}"`);
   const model = load();
   const floatBytes = weightBytes(model);
   const nodeByName = new Map<string, Node>();
@@ -523,6 +540,7 @@ export function chooseBitWidths(load: () => Model, candidates: readonly Recipe[]
     name: `mixed-${names.join('+')}`,
     description: `mixed precision under ${budgetBytes} bytes: ${summary}; predicted output SQNR ${sqnr(alloc.mse).toFixed(2)} dB`,
     ops: [...new Set(candidates.flatMap((c) => c.ops))],
+    ...(passes ? { passes } : {}),
     defaults: { weights: null, activations: null },
     rules: [...groups.values()].map((g) => ({ match: { names: g.names }, weights: g.weights, activations: g.activations })),
   };

@@ -16,7 +16,7 @@ import { openOrt } from '../../ort.js';
 import { type QuantizeResult, applyRecipe, needsCalibration, weightBytes } from '../../quant/apply.js';
 import '../../passes/index.js';
 import { OutputComparison } from '../../quant/metrics.js';
-import { type BitWidthChoice, type SensitivityOptions, type SensitivityReport, chooseBitWidths, defaultCandidates, recipeToJson, sensitivity } from '../../quant/mixed.js';
+import { type BitWidthChoice, type SensitivityOptions, type SensitivityReport, chooseBitWidths, defaultCandidates, preparedLoader, recipeToJson, sensitivity } from '../../quant/mixed.js';
 import { type Recipe, loadRecipe, planQuantization } from '../../quant/recipe.js';
 import { type LayerReport, layerReport, withBaseline } from '../../quant/report.js';
 import { renderReportHtml } from '../../quant/report-html.js';
@@ -80,9 +80,12 @@ function summary(r: QuantizeResult, before: number, after: number): string[] {
   return lines;
 }
 
-/** `--sensitivity` and `--size-budget`: measure layers alone, and choose per-layer formats (src/quant/mixed.ts). */
-function mixedPrecision(args: Args, path: string, recipe: Recipe, calib: string | undefined, maxSamples: number | undefined,
-  reportData: string | undefined, io: Io): { sensitivity?: SensitivityReport; choice?: BitWidthChoice } {
+/**
+ * `--sensitivity` and `--size-budget`: measure layers alone, and choose per-layer formats
+ * (src/quant/mixed.ts), on the model after the recipe's passes.
+ */
+async function mixedPrecision(args: Args, path: string, recipe: Recipe, calib: string | undefined, maxSamples: number | undefined,
+  reportData: string | undefined, io: Io): Promise<{ sensitivity?: SensitivityReport; choice?: BitWidthChoice }> {
   const budget = str(args, 'size-budget');
   const wantSensitivity = flag(args, 'sensitivity');
   if (budget === undefined && !wantSensitivity) {
@@ -96,7 +99,13 @@ function mixedPrecision(args: Args, path: string, recipe: Recipe, calib: string 
   const opts: SensitivityOptions = { calib, maxSamples, data, dataSamples: positiveInt(str(args, 'sensitivity-samples'), 'sensitivity-samples') };
   let p: Progress | undefined;
   opts.onProgress = (e) => { if (e.stage === 'measure') (p ??= new Progress(io, `measure ${e.recipe}`, e.total)).update(e.done); };
-  const load = () => loadModel(path);
+  // one run of each pass pipeline involved; every measurement quantizes a fresh copy of its result
+  const loaders = new Map<string, Promise<() => Model>>();
+  const loaderFor = (passes: string): Promise<() => Model> => {
+    let l = loaders.get(passes);
+    if (!l) loaders.set(passes, l = preparedLoader(loadModel(path), passes, { calib, maxSamples }));
+    return l;
+  };
   const out: { sensitivity?: SensitivityReport; choice?: BitWidthChoice } = {};
   const table = (r: SensitivityReport) => [
     `sensitivity of ${r.recipe} (each layer quantized alone; model-output SQNR on ${r.samples} samples, lowest first):`,
@@ -104,7 +113,7 @@ function mixedPrecision(args: Args, path: string, recipe: Recipe, calib: string 
     `  all layers at once: ${fmt(r.all.sqnr, 1)} dB measured, ${fmt(r.predicted.sqnr, 1)} dB predicted from the sum of layer errors`,
   ];
   if (wantSensitivity) {
-    out.sensitivity = sensitivity(load, recipe, opts);
+    out.sensitivity = sensitivity(await loaderFor(recipe.passes), recipe, opts);
     p?.finish();
     p = undefined;
     if (!flag(args, 'json')) io.stderr(`${table(out.sensitivity).join('\n')}\n`);
@@ -114,7 +123,7 @@ function mixedPrecision(args: Args, path: string, recipe: Recipe, calib: string 
     if (!Number.isFinite(mb) || mb <= 0) throw new LutraError('usage', `--size-budget must be a positive number of MB, got '${budget}'`);
     const names = str(args, 'candidates');
     const candidates = names ? names.split(',').map((n) => loadRecipe(n.trim())) : defaultCandidates(recipe);
-    out.choice = chooseBitWidths(load, candidates, Math.floor(mb * 1e6), opts);
+    out.choice = chooseBitWidths(await loaderFor(candidates[0]?.passes ?? ''), candidates, Math.floor(mb * 1e6), opts);
     p?.finish();
     const c = out.choice;
     const save = str(args, 'save-recipe');
@@ -185,7 +194,7 @@ Examples:
     if (str(args, 'report-baseline') !== undefined && report === undefined) throw new LutraError('usage', '--report-baseline goes with --report');
     if (report !== undefined && reportData === undefined) throw new LutraError('usage', '--report needs data to run on: pass --calib or --report-data <dir>');
     const path = args.positionals[0]!;
-    const mixed = mixedPrecision(args, path, recipe, calib, maxSamples, reportData, io);
+    const mixed = await mixedPrecision(args, path, recipe, calib, maxSamples, reportData, io);
     if (mixed.choice) recipe = mixed.choice.recipe;
     const model = loadModel(path);
     const floatBytes = weightBytes(model);

@@ -6,7 +6,8 @@
 import { writeFileAtomic } from '../../io.js';
 import { Builder } from '../../ir/builder.js';
 import { LutraError } from '../../ir/diagnostics.js';
-import { type AttrValue, Graph, Model, Node, Value, WeightStore } from '../../ir/graph.js';
+import { cloneGraph, copyWeights } from '../../ir/clone.js';
+import { type AttrValue, Graph, type Model, Node, Value } from '../../ir/graph.js';
 import { type AttrKind, getOp } from '../../ir/registry.js';
 import { Tensor } from '../../ir/tensor.js';
 import { type OnnxTypes, onnx } from './proto.js';
@@ -18,7 +19,7 @@ export const EXPORT_MIN_OPSET = 21;
 
 /** Serialize a model as an ONNX ModelProto. */
 export function exportOnnx(model: Model): Uint8Array {
-  const graph = cloneGraph(model.graph, undefined, new Map(), copyWeights(model.graph.weights));
+  const graph = cloneGraph(model.graph, copyWeights(model.graph.weights));
   expandNonOnnx(graph);
   let opset = EXPORT_MIN_OPSET;
   forEachNode(graph, (n) => { opset = Math.max(opset, getOp(n.op)?.since ?? 0); });
@@ -36,36 +37,6 @@ export function exportOnnx(model: Model): Uint8Array {
 /** Write a model to `path` (temp file then rename: a failed export leaves no partial file). */
 export function saveOnnx(model: Model, path: string): void {
   writeFileAtomic(path, exportOnnx(model));
-}
-
-function copyWeights(w: WeightStore): WeightStore {
-  const out = new WeightStore();
-  for (const k of w.keys()) out.set(k, w.get(k)!);
-  return out;
-}
-
-/** A structural copy of `g` (values and nodes new, tensors shared) so export never changes the model. */
-function cloneGraph(g: Graph, parent: Graph | undefined, map: Map<Value, Value>, weights: WeightStore): Graph {
-  const out = new Graph(g.name, weights);
-  out.parent = parent;
-  const copy = (v: Value): Value => {
-    let c = map.get(v);
-    if (!c) {
-      c = new Value(v.name, v.type);
-      c.weight = v.weight;
-      map.set(v, c);
-    }
-    return c;
-  };
-  out.inputs = g.inputs.map(copy);
-  out.constants = g.constants.map(copy);
-  for (const n of g.nodes) {
-    const attrs: Record<string, AttrValue> = {};
-    for (const [k, a] of Object.entries(n.attrs)) attrs[k] = a instanceof Graph ? cloneGraph(a, out, map, weights) : a;
-    out.nodes.push(new Node(n.op, n.inputs.map((v) => (v ? copy(v) : null)), n.outputs.map(copy), attrs, n.name));
-  }
-  out.outputs = g.outputs.map(copy);
-  return out;
 }
 
 function forEachNode(g: Graph, f: (n: Node) => void): void {
