@@ -460,12 +460,11 @@ export function siteData(g: Graph, values: readonly Value[], dataDir: string, op
 export function migratedLayerError(x: Tensor, w: Tensor, kAxis: number, s: Float64Array, z: Float64Array | undefined,
   act: QuantScheme | null, weight: QuantScheme): number {
   const [rows, k] = x.shape as [number, number];
-  const W = w.data as ArrayLike<number>;
-  const n = w.shape[1 - kAxis]!;
-  const wk = (i: number, j: number) => (kAxis === 0 ? W[i * n + j]! : W[j * k + i]!);
+  const { wkn, ref, sig } = floatLayer(x, w, kAxis);
+  const n = wkn.length / k;
   // migrated, quantized weight [K, N]
   const ws = new Float32Array(k * n);
-  for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) ws[i * n + j] = wk(i, j) * s[i]!;
+  for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) ws[i * n + j] = wkn[i * n + j]! * s[i]!;
   const wq = fakeQuant(new Tensor('f32', [k, n], ws), paramsForTensor(new Tensor('f32', [k, n], ws), { ...weight, axis: weight.granularity === 'group' ? 0 : 1 })).data as Float32Array;
   // migrated activations, quantized per tensor
   const X = x.data as Float32Array;
@@ -474,23 +473,55 @@ export function migratedLayerError(x: Tensor, w: Tensor, kAxis: number, s: Float
   const xt = new Tensor('f32', [rows, k], xm);
   const xq = act ? fakeQuant(xt, paramsForTensor(xt, { ...act, granularity: 'tensor' })).data as Float32Array : xm;
   // shift compensation z·W goes to the bias in float: compare (Xq·Wq + z·W) with X·W
-  let err = 0;
-  let sig = 0;
   const zw = new Float64Array(n);
-  if (z) for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) zw[j]! += z[i]! * wk(i, j);
+  if (z) for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) zw[j]! += z[i]! * wkn[i * n + j]!;
+  let err = 0;
+  const got = new Float64Array(n);
   for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < n; j++) {
-      let ref = 0;
-      let got = zw[j]!;
-      for (let i = 0; i < k; i++) {
-        ref += X[r * k + i]! * wk(i, j);
-        got += xq[r * k + i]! * wq[i * n + j]!;
-      }
-      err += (got - ref) ** 2;
-      sig += ref * ref;
+    got.set(zw);
+    for (let i = 0; i < k; i++) {
+      const a = xq[r * k + i]!;
+      if (a === 0) continue;
+      const row = i * n;
+      for (let j = 0; j < n; j++) got[j]! += a * wq[row + j]!;
     }
+    for (let j = 0; j < n; j++) err += (got[j]! - ref[r * n + j]!) ** 2;
   }
   return sig === 0 ? 0 : err / sig;
+}
+
+/** A layer's weight as [K, N] and its float output X·W with Σ(X·W)², computed once per (samples, weight) pair. */
+interface FloatLayer { wkn: Float32Array; ref: Float64Array; sig: number }
+const floatLayers = new WeakMap<Tensor, WeakMap<Tensor, FloatLayer>>();
+
+/**
+ * The migration searches try tens of candidates per layer on the same samples and weight; the
+ * float side of the error is the same for all of them.
+ */
+function floatLayer(x: Tensor, w: Tensor, kAxis: number): FloatLayer {
+  let byW = floatLayers.get(x);
+  if (!byW) floatLayers.set(x, byW = new WeakMap());
+  const hit = byW.get(w);
+  if (hit) return hit;
+  const [rows, k] = x.shape as [number, number];
+  const W = w.data as ArrayLike<number>;
+  const n = w.shape[1 - kAxis]!;
+  const wkn = new Float32Array(k * n);
+  for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) wkn[i * n + j] = kAxis === 0 ? W[i * n + j]! : W[j * k + i]!;
+  const X = x.data as Float32Array;
+  const ref = new Float64Array(rows * n);
+  let sig = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < k; i++) {
+      const a = X[r * k + i]!;
+      if (a === 0) continue;
+      for (let j = 0; j < n; j++) ref[r * n + j]! += a * wkn[i * n + j]!;
+    }
+    for (let j = 0; j < n; j++) sig += ref[r * n + j]! ** 2;
+  }
+  const layer = { wkn, ref, sig };
+  byW.set(w, layer);
+  return layer;
 }
 
 /** Run the interpreter over a data directory (the calibrator's loop and checks), handing every graph input and node output to `take`. */
