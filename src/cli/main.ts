@@ -8,6 +8,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isLutraError } from '../ir/diagnostics.js';
 import { type Command, type Io, commandHelp, parseCommand, usageError } from './command.js';
+import { compile } from './commands/compile.js';
 import { evaluate } from './commands/eval.js';
 import { inspect } from './commands/inspect.js';
 import { opt } from './commands/opt.js';
@@ -17,7 +18,7 @@ import { run } from './commands/run.js';
 import { testOnnx } from './commands/test-onnx.js';
 
 /** Every subcommand, in help order. */
-export const COMMANDS: readonly Command[] = [inspect, opt, quantize, run, evaluate, passes, testOnnx];
+export const COMMANDS: readonly Command[] = [inspect, opt, quantize, compile, run, evaluate, passes, testOnnx];
 
 /** The package version (from package.json, found relative to this file in src/ and dist/). */
 export function version(): string {

@@ -289,7 +289,7 @@ describe('lutra: bad input is one error line, exit 1, no output left behind', ()
   });
 
   it('an unknown command names it', async () => {
-    await userError(/unknown command 'frob' \(commands: inspect, opt, quantize, run, eval, passes, test-onnx\)/, 'frob');
+    await userError(/unknown command 'frob' \(commands: inspect, opt, quantize, compile, run, eval, passes, test-onnx\)/, 'frob');
   });
 
   it('a missing required flag or argument names it', async () => {

@@ -1,11 +1,13 @@
 /** @fileoverview `lutra run`: run a model on a data directory and write its outputs in the same layout. */
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LutraError, isLutraError } from '../../ir/diagnostics.js';
 import { readDataDir, writeTensor } from '../../frontends/onnx/testdata.js';
 import { checkInputs, run as interpret } from '../../interp/interpreter.js';
+import { Tensor } from '../../ir/tensor.js';
 import { loadModel } from '../../load.js';
-import { type Command, checkBackend, str } from '../command.js';
+import { ArtifactError, type AnyArray, type LoadedModel, loadArtifact } from '../../runtime/executor.js';
+import { type Command, checkBackend, str, usageError } from '../command.js';
 import { Progress } from '../progress.js';
 
 /** Move every file of `from` (one level of set subdirectories) into `to`, replacing existing files. */
@@ -17,49 +19,105 @@ function moveInto(from: string, to: string): void {
   }
 }
 
+/** A directory holding manifest.json is a compiled artifact. */
+const isArtifact = (path: string): boolean => existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, 'manifest.json'));
+
+/** Runs one data set: outputs with their names. */
+type Runner = (inputs: readonly Tensor[], where: string) => Promise<{ outs: Tensor[]; names: string[] }>;
+
+function refRunner(path: string, sets: ReturnType<typeof readDataDir>): Runner {
+  const graph = loadModel(path).graph;
+  for (const set of sets) {
+    try {
+      checkInputs(graph, set.inputs);
+    } catch (e) {
+      if (isLutraError(e)) throw new LutraError(e.code, e.message, set.dir);
+      throw e;
+    }
+  }
+  return async (inputs) => ({ outs: interpret(graph, inputs, { trusted: true }), names: graph.outputs.map((v) => v.name) });
+}
+
+async function artifactRunner(dir: string): Promise<Runner> {
+  let m: LoadedModel;
+  try {
+    m = await loadArtifact(dir);
+  } catch (e) {
+    if (e instanceof ArtifactError) throw new LutraError('io', e.message, dir);
+    throw e;
+  }
+  const man = m.manifest;
+  return async (inputs, where) => {
+    if (inputs.length !== man.inputs.length) throw new LutraError('input', `artifact takes ${man.inputs.length} input(s) (${m.inputNames.join(', ')}), got ${inputs.length}`, where);
+    const feeds: Record<string, AnyArray> = {};
+    man.inputs.forEach((io, i) => {
+      const t = inputs[i]!;
+      const want = io.dtype === 'bool' ? 'bool' : io.dtype;
+      if (t.dtype !== want) throw new LutraError('input', `input '${io.name}' expects ${io.dtype}, got dtype ${t.dtype}`, where);
+      const fixed = io.declaredShape.slice(man.batch ? 1 : 0);
+      const got = t.shape.slice(man.batch ? 1 : 0);
+      if (t.shape.length !== io.declaredShape.length || fixed.some((d, k) => typeof d === 'number' ? d !== got[k] : io.shape[k + (man.batch ? 1 : 0)] !== got[k])) {
+        throw new LutraError('input', `input '${io.name}' expects shape [${io.declaredShape.join(',')}] (compiled for [${io.shape.join(',')}]), got [${t.shape.join(',')}]`, where);
+      }
+      feeds[io.name] = t.data as AnyArray;
+    });
+    let res: Record<string, AnyArray>;
+    try {
+      res = await m.run(feeds);
+    } catch (e) {
+      if (e instanceof ArtifactError) throw new LutraError('input', e.message, where);
+      throw e;
+    }
+    const samples = man.batch ? inputs[0]!.shape[0]! : 0;
+    const outs = man.outputs.map((io) => {
+      const shape = man.batch ? [samples, ...io.shape.slice(1)] : [...io.shape];
+      return new Tensor(io.dtype, shape, res[io.name]!);
+    });
+    return { outs, names: m.outputNames.slice() };
+  };
+}
+
 export const run: Command = {
   name: 'run',
   summary: 'Run a model on input_<i>.pb / .npy files and write output_<i>.pb files.',
-  args: ['model.onnx|.lir'],
+  args: ['model.onnx|.lir|artifact-dir'],
   options: {
     inputs: { type: 'string', value: 'dir', required: true, help: 'data directory: input_<i>.pb|.npy, directly or in test_data_set_<n>/' },
     outputs: { type: 'string', value: 'dir', required: true, help: 'where output_<i>.pb files go, mirroring the input layout' },
-    backend: { type: 'string', value: 'name', help: 'backend to run on (default ref, the reference interpreter)' },
+    backend: { type: 'string', value: 'name', help: 'backend to run on (default ref, the reference interpreter; an artifact directory runs on its target)' },
   },
   details: `Inputs are matched to graph inputs by index and checked (count, element type, shape) before
 anything runs; nothing is written unless every data set ran. Output files are TensorProtos
 named after the graph outputs.
 
+An artifact directory written by 'lutra compile' runs on the runtime of its target (wasm).
+
 Examples:
   lutra run examples/digits_mlp/model.onnx --inputs examples/digits_mlp/data --outputs out
+  lutra run out/digits_mlp --inputs examples/digits_mlp/data --outputs out-wasm
   lutra run model.lir --inputs calib --outputs calib-out`,
   async run(args, io) {
-    checkBackend(this, str(args, 'backend'));
-    const model = loadModel(args.positionals[0]!);
+    const path = args.positionals[0]!;
+    const backend = str(args, 'backend');
+    const artifact = isArtifact(path);
+    if (artifact && backend !== undefined && backend !== 'wasm') throw usageError(this, `${path} is a wasm artifact: it runs on the wasm backend, not '${backend}'`);
+    if (!artifact) checkBackend(this, backend);
     const outDir = resolve(str(args, 'outputs')!);
     const sets = readDataDir(str(args, 'inputs')!);
-    const graph = model.graph;
-    for (const set of sets) {
-      try {
-        checkInputs(graph, set.inputs);
-      } catch (e) {
-        if (isLutraError(e)) throw new LutraError(e.code, e.message, set.dir);
-        throw e;
-      }
-    }
+    const runner = artifact ? await artifactRunner(path) : refRunner(path, sets);
     mkdirSync(dirname(outDir), { recursive: true });
     const staging = mkdtempSync(join(dirname(outDir), `.${basename(outDir)}.tmp-`));
     try {
       const progress = new Progress(io, 'run', sets.length);
       let files = 0;
-      sets.forEach((set, i) => {
+      for (const [i, set] of sets.entries()) {
         progress.update(i, set.name);
-        const outs = interpret(graph, set.inputs, { trusted: true });
+        const { outs, names } = await runner(set.inputs, set.dir);
         const dir = join(staging, set.name);
         mkdirSync(dir, { recursive: true });
-        outs.forEach((t, j) => writeTensor(join(dir, `output_${j}.pb`), t, graph.outputs[j]!.name));
+        outs.forEach((t, j) => writeTensor(join(dir, `output_${j}.pb`), t, names[j]));
         files += outs.length;
-      });
+      }
       progress.finish();
       moveInto(staging, outDir);
       io.stdout(`wrote ${files} output file${files === 1 ? '' : 's'} for ${sets.length} data set${sets.length === 1 ? '' : 's'} to ${str(args, 'outputs')}\n`);

@@ -1,0 +1,634 @@
+/**
+ * @fileoverview Lowering rules: one row per op saying what kind it is and how it lowers.
+ * - `elementwise` ops become lazy expressions (ELEMENTWISE table rows);
+ * - `view` ops re-stride a buffer when they can and re-index lazily when they cannot;
+ * - `anchor` ops (contractions, convolutions, pools, normalizations, concatenation) become
+ *   pending kernels whose epilogue the element-wise consumers can join. `viewInputs` are the
+ *   operands an anchor reads many times, which must be in a buffer (never recomputed).
+ */
+import type { Node } from '../../ir/graph.js';
+import { windowAttrs, windowDim } from '../../ir/ops/nn.js';
+import { sliceAxis, sliceParams } from '../../ir/ops/shape.js';
+import { getAttr } from '../../ir/registry.js';
+import { normalizeAxis } from '../../ir/shape-utils.js';
+import { Tensor, strides as contiguous } from '../../ir/tensor.js';
+import { numel } from '../../ir/types.js';
+import {
+  type Expr, type LoopHint, type Scalar, type Stmt, F32, bin, cast, cst, decl, f32, i32, if_, let_, linear, loop, loopNest,
+  select, set, store, ty, un, v,
+} from '../kernel-ir.js';
+import { ELEMENTWISE, powByConstant } from './elementwise.js';
+import { type AnchorEmit, type Emit, type Form, type Lowering, type TVal, broadcastIdx, cannotLower } from './lowering.js';
+
+/** What a rule sees: its node, lowered operands, output shapes and register types. */
+export interface RuleCtx {
+  readonly lw: Lowering;
+  readonly node: Node;
+  readonly ins: readonly (TVal | undefined)[];
+  readonly outShapes: readonly (readonly number[])[];
+  readonly outScalars: readonly Scalar[];
+  /** The compile-time value of operand i, if it has one. */
+  constant(i: number): Tensor | undefined;
+  /** A compile-time tensor as a lowered value. */
+  constVal(t: Tensor, name: string): TVal;
+}
+
+export interface Rule {
+  readonly kind: 'elementwise' | 'view' | 'anchor';
+  readonly viewInputs?: readonly number[];
+  lower(c: RuleCtx): Form[];
+}
+
+type ViewForm = Extract<Form, { k: 'view' }>;
+
+const lazyOps = (t: TVal): readonly string[] => (t.form.k === 'lazy' ? t.form.ops : []);
+const opName = (node: Node) => node.op.replace(/^onnx\./, '');
+const ints = (t: Tensor | undefined): number[] | undefined => t?.toNumbers();
+const axisOf = (c: RuleCtx, axis: number, rank: number): number => normalizeAxis(axis, rank) ?? cannotLower(c.node, `axis ${axis} is out of range`);
+
+/** A view op: re-stride `t` when it is a buffer view, else read it through `mapIdx`. */
+function viewOf(t: TVal, strided: (f: ViewForm) => ViewForm | undefined, mapIdx: (idx: readonly Expr[]) => Expr[]): Form {
+  if (t.form.k === 'view') {
+    const r = strided(t.form);
+    if (r) return r;
+  }
+  return { k: 'lazy', ops: lazyOps(t), read: (idx, cx) => cx.read(t, mapIdx(idx)) };
+}
+
+/** Strides of a no-copy reshape of a strided view (NumPy's algorithm), or undefined. */
+export function reshapeStrides(oldShape: readonly number[], oldStrides: readonly number[], newShape: readonly number[]): number[] | undefined {
+  const od: number[] = [];
+  const os: number[] = [];
+  oldShape.forEach((d, i) => { if (d !== 1) { od.push(d); os.push(oldStrides[i]!); } });
+  const ns = new Array<number>(newShape.length).fill(0);
+  let oi = 0;
+  let oj = 1;
+  let ni = 0;
+  let nj = 1;
+  while (ni < newShape.length && oi < od.length) {
+    let np = newShape[ni]!;
+    let op = od[oi]!;
+    while (np !== op) {
+      if (np < op) np *= newShape[nj++]!;
+      else op *= od[oj++]!;
+    }
+    for (let k = oi; k < oj - 1; k++) if (os[k] !== od[k + 1]! * os[k + 1]!) return undefined;
+    ns[nj - 1] = os[oj - 1]!;
+    for (let k = nj - 1; k > ni; k--) ns[k - 1] = ns[k]! * newShape[k]!;
+    ni = nj++;
+    oi = oj++;
+  }
+  return ns.map((s, i) => (newShape[i] === 1 ? 0 : s));
+}
+
+function reshape(t: TVal, out: readonly number[]): Form {
+  const inStr = contiguous(t.shape);
+  const outStr = contiguous(out);
+  return viewOf(t, (f) => {
+    const s = reshapeStrides(t.shape, f.strides, out);
+    return s && { ...f, strides: s };
+  }, (idx) => {
+    const l = linear(idx, outStr);
+    return t.shape.map((d, i) => (d === 1 ? i32(0) : bin('rem', bin('div', l, i32(inStr[i]!)), i32(d))));
+  });
+}
+
+const reshapeRule: Rule = { kind: 'view', lower: (c) => [reshape(c.ins[0]!, c.outShapes[0]!)] };
+
+function slice(t: TVal, params: readonly { axis: number; start: number; step: number }[]): Form {
+  return viewOf(t, (f) => {
+    const st = [...f.strides];
+    let offset = f.offset;
+    for (const p of params) { offset += p.start * st[p.axis]!; st[p.axis] = st[p.axis]! * p.step; }
+    return { ...f, offset, strides: st };
+  }, (idx) => {
+    const r = [...idx];
+    for (const p of params) r[p.axis] = bin('add', i32(p.start), bin('mul', idx[p.axis]!, i32(p.step)));
+    return r;
+  });
+}
+
+// ---- contractions ---------------------------------------------------------------------------------
+
+/** out[o…, m, n…] = epilogue(Σ_k a(o, m, k) · b(o, k, n)): MatMul, Gemm and Conv all lower to this. */
+interface Contraction {
+  readonly outer: readonly number[];
+  readonly M: number;
+  readonly K: number;
+  readonly inner: readonly number[];
+  a(cx: Emit, o: readonly Expr[], m: Expr, k: Expr): Expr;
+  b(cx: Emit, o: readonly Expr[], k: Expr, n: readonly Expr[]): Expr;
+  outIdx(o: readonly Expr[], m: Expr, n: readonly Expr[]): Expr[];
+  epilogue?(cx: Emit, o: readonly Expr[], m: Expr, n: readonly Expr[], acc: Expr): Expr;
+}
+
+/**
+ * Loops o…, m, n…, k with the accumulator in a register: the last n loop is vectorized (4 lanes)
+ * and jammed by 2, m is jammed by 4 when it is long enough — an (4 × 8) register tile.
+ */
+function contraction(c: Contraction): AnchorEmit {
+  return (cx, out) => {
+    const o = c.outer.map((_, i) => v(`o${i}`));
+    const m = v('m');
+    const n = c.inner.map((_, i) => v(`n${i}`));
+    const k = v('k');
+    const acc = v('acc', F32);
+    let body: Stmt[] = [
+      decl('acc', f32(0)),
+      loop('k', c.K, [set('acc', bin('add', acc, bin('mul', c.a(cx, o, m, k), c.b(cx, o, k, n))))]),
+      ...cx.scope(() => out(c.outIdx(o, m, n), c.epilogue ? c.epilogue(cx, o, m, n, acc) : acc)),
+    ];
+    for (let d = c.inner.length - 1; d >= 0; d--) {
+      body = [loop(`n${d}`, c.inner[d]!, body, d === c.inner.length - 1 ? { vector: 4, jam: 2 } : {})];
+    }
+    body = [loop('m', c.M, body, c.M >= 4 ? { jam: 4, parallel: true } : { parallel: true })];
+    for (let d = c.outer.length - 1; d >= 0; d--) body = [loop(`o${d}`, c.outer[d]!, body, { parallel: true })];
+    return body;
+  };
+}
+
+/** `t` as a value the contraction can read with unit stride along its last dim. */
+function unitStrideLast(c: RuleCtx, t: TVal, reuse: number): TVal {
+  const f = t.form;
+  if (f.k === 'view' && f.strides[f.strides.length - 1] !== 1 && reuse >= 4) {
+    const copy = c.lw.tval(`${t.name}.contig`, t.shape, t.scalar, t.elem, { k: 'lazy', ops: ['Transpose'], read: (idx, cx) => cx.read(t, idx) });
+    c.lw.materialize(copy);
+    return copy;
+  }
+  return t;
+}
+
+const matmul: Rule = {
+  kind: 'anchor',
+  viewInputs: [0, 1],
+  lower(c) {
+    const [a0, b0] = c.ins as [TVal, TVal];
+    if (a0.shape.length < 2 || b0.shape.length < 2) cannotLower(c.node, '1-D operands are not supported yet');
+    const out = c.outShapes[0]!;
+    const outer = out.slice(0, -2);
+    const [M, K] = a0.shape.slice(-2) as [number, number];
+    const N = b0.shape[b0.shape.length - 1]!;
+    const b = unitStrideLast(c, b0, M);
+    const emit = contraction({
+      outer, M, K, inner: [N],
+      a: (cx, o, m, k) => cx.read(a0, [...broadcastIdx(o, a0.shape.slice(0, -2), outer), m, k]),
+      b: (cx, o, k, n) => cx.read(b, [...broadcastIdx(o, b.shape.slice(0, -2), outer), k, n[0]!]),
+      outIdx: (o, m, n) => [...o, m, n[0]!],
+    });
+    return [{ k: 'pending', op: 'MatMul', emit, inputs: [a0, b] }];
+  },
+};
+
+function transposed2d(t: Tensor): Tensor {
+  const [r, cl] = t.shape as [number, number];
+  const out = Tensor.zeros(t.dtype, [cl, r]);
+  for (let i = 0; i < r; i++) for (let j = 0; j < cl; j++) out.data[j * r + i] = t.data[i * cl + j]!;
+  return out;
+}
+
+const gemm: Rule = {
+  kind: 'anchor',
+  viewInputs: [0, 1],
+  lower(c) {
+    const [a, b0, cc] = c.ins;
+    const transA = getAttr<number>(c.node, 'transA') === 1;
+    const transB = getAttr<number>(c.node, 'transB') === 1;
+    const alpha = getAttr<number>(c.node, 'alpha');
+    const beta = getAttr<number>(c.node, 'beta');
+    const [M, N] = c.outShapes[0] as [number, number];
+    const K = transA ? a!.shape[0]! : a!.shape[1]!;
+    const bConst = c.constant(1);
+    // constant B is stored [K, N] so the N loop reads it with unit stride
+    const b = bConst && transB ? c.constVal(transposed2d(bConst), `${b0!.name}.T`) : b0!;
+    const bT = transB && !bConst;
+    const emit = contraction({
+      outer: [], M, K, inner: [N],
+      a: (cx, _o, m, k) => cx.read(a!, transA ? [k, m] : [m, k]),
+      b: (cx, _o, k, n) => cx.read(b, bT ? [n[0]!, k] : [k, n[0]!]),
+      outIdx: (_o, m, n) => [m, n[0]!],
+      epilogue: (cx, _o, m, n, acc) => {
+        let r = alpha === 1 ? acc : bin('mul', acc, f32(alpha));
+        if (cc && beta !== 0) {
+          const cv = cx.read(cc, broadcastIdx([m, n[0]!], cc.shape, [M, N]));
+          r = bin('add', r, beta === 1 ? cv : bin('mul', cv, f32(beta)));
+        }
+        return r;
+      },
+    });
+    return [{ k: 'pending', op: 'Gemm', emit, inputs: [a!, b, ...(cc ? [cc] : [])] }];
+  },
+};
+
+const conv: Rule = {
+  kind: 'anchor',
+  viewInputs: [0],
+  lower(c) {
+    const [x, w0, bias] = c.ins as [TVal, TVal, TVal | undefined];
+    const wt = c.constant(1);
+    if (!wt) cannotLower(c.node, 'the weight must be a constant');
+    const sp = x.shape.length - 2;
+    if (sp < 1 || sp > 2) cannotLower(c.node, `${sp} spatial dims (1 or 2 are supported)`);
+    const wa = windowAttrs(c.node, sp, wt.shape.slice(2));
+    const G = getAttr<number>(c.node, 'group');
+    const [N, C] = x.shape as [number, number];
+    const OC = wt.shape[0]!;
+    const Cg = C / G;
+    const OCg = OC / G;
+    // 1-D convolutions run as 2-D ones with a height of 1
+    const pad2 = (a: readonly number[], fill: number) => (sp === 1 ? [fill, ...a] : [...a]);
+    const H = sp === 1 ? 1 : x.shape[2]!;
+    const W = x.shape[x.shape.length - 1]!;
+    const dims = x.shape.slice(2).map((d, i) => windowDim(wa, i, d));
+    const [KH, KW] = pad2(wa.kernel, 1) as [number, number];
+    const [SH, SW] = pad2(wa.strides, 1) as [number, number];
+    const [DH, DW] = pad2(wa.dilations, 1) as [number, number];
+    const [PH, PW] = pad2(dims.map((d) => d.begin), 0) as [number, number];
+    const [OH, OW] = pad2(dims.map((d) => d.out), 1) as [number, number];
+    const Kc = Cg * KH * KW;
+    const w = c.constVal(wt.reshape([OC, Kc]), `${w0.name}.2d`);
+    const xIdx = (n: Expr, ch: Expr, ih: Expr, iw: Expr): Expr[] => (sp === 1 ? [n, ch, iw] : [n, ch, ih, iw]);
+    const direct = KH === 1 && KW === 1 && SH === 1 && SW === 1 && PH === 0 && PW === 0
+      && dims.every((d) => d.end === 0);
+    let bRead: (cx: Emit, o: readonly Expr[], k: Expr, n: readonly Expr[]) => Expr;
+    let colVal: TVal | undefined;
+    if (direct) {
+      bRead = (cx, o, k, n) => cx.read(x, xIdx(o[0]!, bin('add', bin('mul', o[1]!, i32(Cg)), k), n[0]!, n[1]!));
+    } else {
+      const col = c.lw.buffer('activation', 'f32', N * G * Kc * OH * OW);
+      const colShape = [N, G, Kc, OH, OW];
+      c.lw.kernel('Im2Col', (cx) => loopNest('c', [N, G, Cg, KH, KW, OH, OW], ([n, g, ch, kh, kw, oh, ow]) => cx.scope(() => {
+        const ih = bin('add', bin('mul', oh!, i32(SH)), i32(-PH));
+        const iw = bin('add', bin('mul', ow!, i32(SW)), i32(-PW));
+        const ihk = bin('add', ih, bin('mul', kh!, i32(DH)));
+        const iwk = bin('add', iw, bin('mul', kw!, i32(DW)));
+        const inside = bin('and', bin('and', bin('ge', ihk, i32(0)), bin('lt', ihk, i32(H))), bin('and', bin('ge', iwk, i32(0)), bin('lt', iwk, i32(W))));
+        const clamp = (e: Expr, hi: number) => bin('max', bin('min', e, i32(hi - 1)), i32(0));
+        const val = cx.read(x, xIdx(n!, bin('add', bin('mul', g!, i32(Cg)), ch!), clamp(ihk, H), clamp(iwk, W)));
+        const kIdx = bin('add', bin('mul', bin('add', bin('mul', ch!, i32(KH)), kh!), i32(KW)), kw!);
+        return [store(cx.use(col, 'write'), linear([n!, g!, kIdx, oh!, ow!], contiguous(colShape)), select(inside, val, f32(0)))];
+      }), (d) => (d === 6 ? { vector: 4 } : { parallel: d < 2 })));
+      colVal = c.lw.tval(`${x.name}.col`, colShape, 'f32', 'f32', { k: 'view', buf: col, offset: 0, strides: contiguous(colShape) });
+      const cv = colVal;
+      bRead = (cx, o, k, n) => cx.read(cv, [o[0]!, o[1]!, k, n[0]!, n[1]!]);
+    }
+    const emit = contraction({
+      outer: [N, G], M: OCg, K: Kc, inner: [OH, OW],
+      a: (cx, o, m, k) => cx.read(w, [bin('add', bin('mul', o[1]!, i32(OCg)), m), k]),
+      b: bRead,
+      outIdx: (o, m, n) => {
+        const oc = bin('add', bin('mul', o[1]!, i32(OCg)), m);
+        return sp === 1 ? [o[0]!, oc, n[1]!] : [o[0]!, oc, n[0]!, n[1]!];
+      },
+      epilogue: bias ? (cx, o, m, _n, acc) => bin('add', acc, cx.read(bias, [bin('add', bin('mul', o[1]!, i32(OCg)), m)])) : undefined,
+    });
+    return [{ k: 'pending', op: 'Conv', emit, inputs: [colVal ?? x, w, ...(bias ? [bias] : [])] }];
+  },
+};
+
+// ---- windows and reductions -------------------------------------------------------------------------
+
+function pool(kind: 'max' | 'avg'): Rule {
+  return {
+    kind: 'anchor',
+    lower(c) {
+      if (c.node.outputs.length > 1) cannotLower(c.node, 'the Indices output is not supported');
+      const x = c.ins[0]!;
+      const sp = x.shape.length - 2;
+      if (sp < 1 || sp > 2) cannotLower(c.node, `${sp} spatial dims (1 or 2 are supported)`);
+      const wa = windowAttrs(c.node, sp);
+      const dims = x.shape.slice(2).map((d, i) => windowDim(wa, i, d));
+      const out = c.outShapes[0]!;
+      const includePad = kind === 'avg' && getAttr<number>(c.node, 'count_include_pad') === 1;
+      const emit: AnchorEmit = (cx, store) => loopNest('i', out, (idx) => {
+        const ks = wa.kernel.map((_, i) => v(`kk${i}`));
+        const pos = ks.map((kk, i) => bin('add', bin('sub', bin('mul', idx[2 + i]!, i32(wa.strides[i]!)), i32(dims[i]!.begin)), bin('mul', kk, i32(wa.dilations[i]!))));
+        const inside = pos.map((p, i) => bin('and', bin('ge', p, i32(0)), bin('lt', p, i32(x.shape[2 + i]!)))).reduce((a, b) => bin('and', a, b));
+        const acc = v('acc', F32);
+        const update: Stmt[] = [if_(inside, cx.scope(() => {
+          const xv = cx.read(x, [idx[0]!, idx[1]!, ...pos]);
+          return kind === 'max' ? [set('acc', bin('max', acc, xv))] : [set('acc', bin('add', acc, xv)), set('cnt', bin('add', v('cnt', F32), f32(1)))];
+        }))];
+        let inner = update;
+        for (let i = ks.length - 1; i >= 0; i--) inner = [loop(`kk${i}`, wa.kernel[i]!, inner)];
+        const result = kind === 'max' ? acc : bin('div', acc, includePad ? f32(numel(wa.kernel)) : v('cnt', F32));
+        return [decl('acc', f32(kind === 'max' ? -Infinity : 0)), ...(kind === 'avg' ? [decl('cnt', f32(0))] : []), ...inner, ...cx.scope(() => store(idx, result))];
+      }, () => ({ parallel: true }));
+      return [{ k: 'pending', op: opName(c.node), emit, inputs: [x] }];
+    },
+  };
+}
+
+/** Reduce `x` over `axes` (keepdims output shape `out`) with `op`, then finish with `done`. */
+function reduction(x: TVal, axes: readonly number[], out: readonly number[], keep: boolean, op: 'add' | 'max' | 'min', done: (acc: Expr) => Expr): AnchorEmit {
+  const init = op === 'add' ? 0 : op === 'max' ? -Infinity : Infinity;
+  const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  return (cx, store) => loopNest('i', kept, (idx) => {
+    const r = axes.map((a) => v(`r${a}`));
+    const xIdx = idx.map((e, i) => (axes.includes(i) ? r[axes.indexOf(i)]! : e));
+    let inner: Stmt[] = cx.scope(() => [set('acc', bin(op, v('acc', F32), cx.read(x, xIdx)))]);
+    for (let j = axes.length - 1; j >= 0; j--) inner = [loop(`r${axes[j]}`, x.shape[axes[j]!]!, inner)];
+    const outIdx = keep ? idx : idx.filter((_, i) => !axes.includes(i));
+    return [decl('acc', f32(init)), ...inner, ...cx.scope(() => store(outIdx.length === out.length ? outIdx : idx, done(v('acc', F32))))];
+  }, () => ({ parallel: true }));
+}
+
+function globalPool(op: 'add' | 'max'): Rule {
+  return {
+    kind: 'anchor',
+    lower(c) {
+      const x = c.ins[0]!;
+      const axes = x.shape.map((_, i) => i).slice(2);
+      const count = numel(x.shape.slice(2));
+      const emit = reduction(x, axes, c.outShapes[0]!, true, op, (acc) => (op === 'add' ? bin('div', acc, f32(count)) : acc));
+      return [{ k: 'pending', op: opName(c.node), emit, inputs: [x] }];
+    },
+  };
+}
+
+function reduce(op: 'add' | 'max' | 'min', mean: boolean): Rule {
+  return {
+    kind: 'anchor',
+    lower(c) {
+      const x = c.ins[0]!;
+      if (x.scalar !== 'f32') cannotLower(c.node, `${x.scalar} reductions are not supported`);
+      const given = c.ins[1] ? ints(c.constant(1)) : undefined;
+      if (c.ins[1] && !given) cannotLower(c.node, 'axes must be a constant');
+      const noop = getAttr<number>(c.node, 'noop_with_empty_axes') === 1;
+      const axes = (given && given.length ? given : noop ? [] : x.shape.map((_, i) => i)).map((a) => axisOf(c, a, x.shape.length)).sort((a, b) => a - b);
+      const keep = getAttr<number>(c.node, 'keepdims') === 1;
+      const count = axes.reduce((n, a) => n * x.shape[a]!, 1);
+      const emit = reduction(x, axes, c.outShapes[0]!, keep, op, (acc) => (mean ? bin('div', acc, f32(count)) : acc));
+      return [{ k: 'pending', op: opName(c.node), emit, inputs: [x] }];
+    },
+  };
+}
+
+/** Loops over every dim but `axis` (the row), then `row` statements over the axis variable `j`. */
+function rows(shape: readonly number[], axis: number, row: (idxAt: (j: Expr) => Expr[]) => Stmt[]): Stmt[] {
+  const others = shape.map((d, i) => (i === axis ? 1 : d));
+  return loopNest('i', others, (idx) => row((j) => idx.map((e, i) => (i === axis ? j : e))), () => ({ parallel: true }));
+}
+
+const softmax: Rule = {
+  kind: 'anchor',
+  lower(c) {
+    const x = c.ins[0]!;
+    const axis = axisOf(c, getAttr<number>(c.node, 'axis'), x.shape.length);
+    const L = x.shape[axis]!;
+    const j = v('j');
+    const emit: AnchorEmit = (cx, store) => rows(x.shape, axis, (at) => [
+      decl('mx', f32(-Infinity)),
+      loop('j', L, cx.scope(() => [set('mx', bin('max', v('mx', F32), cx.read(x, at(j))))])),
+      decl('sum', f32(0)),
+      loop('j', L, cx.scope(() => [set('sum', bin('add', v('sum', F32), un('exp', bin('sub', cx.read(x, at(j)), v('mx', F32)))))])),
+      let_('rs', bin('div', f32(1), v('sum', F32))),
+      loop('j', L, cx.scope(() => store(at(j), bin('mul', un('exp', bin('sub', cx.read(x, at(j)), v('mx', F32))), v('rs', F32)))), { vector: 4 }),
+    ]);
+    return [{ k: 'pending', op: 'Softmax', emit, inputs: [x] }];
+  },
+};
+
+const layerNorm: Rule = {
+  kind: 'anchor',
+  lower(c) {
+    if (c.node.outputs.length > 1) cannotLower(c.node, 'the Mean / InvStdDev outputs are not supported');
+    const [x, scale, bias] = c.ins as [TVal, TVal, TVal | undefined];
+    const axis = axisOf(c, getAttr<number>(c.node, 'axis'), x.shape.length);
+    const eps = getAttr<number>(c.node, 'epsilon');
+    const outer = x.shape.slice(0, axis);
+    const norm = x.shape.slice(axis);
+    const D = numel(norm);
+    const hint = (d: number): LoopHint => (d === norm.length - 1 ? { vector: 4 } : {});
+    const emit: AnchorEmit = (cx, store) => loopNest('i', outer, (o) => {
+      const over = (prefix: string, body: (j: Expr[]) => Stmt[], h: (d: number) => LoopHint = () => ({})) =>
+        loopNest(prefix, norm, (j) => cx.scope(() => body(j)), h);
+      const xAt = (j: readonly Expr[]) => cx.read(x, [...o, ...j]);
+      return [
+        decl('s', f32(0)),
+        ...over('j', (j) => [set('s', bin('add', v('s', F32), xAt(j)))]),
+        let_('mean', bin('div', v('s', F32), f32(D))),
+        decl('q', f32(0)),
+        ...over('j', (j) => [let_('d', bin('sub', xAt(j), v('mean', F32))), set('q', bin('add', v('q', F32), bin('mul', v('d', F32), v('d', F32))))]),
+        let_('rstd', bin('div', f32(1), un('sqrt', bin('add', bin('div', v('q', F32), f32(D)), f32(eps))))),
+        ...over('j', (j) => {
+          let y = bin('mul', bin('mul', bin('sub', xAt(j), v('mean', F32)), v('rstd', F32)), cx.read(scale, broadcastIdx(j, scale.shape, norm)));
+          if (bias) y = bin('add', y, cx.read(bias, broadcastIdx(j, bias.shape, norm)));
+          return store([...o, ...j], y);
+        }, hint),
+      ];
+    }, () => ({ parallel: true }));
+    return [{ k: 'pending', op: 'LayerNormalization', emit, inputs: [x, scale, ...(bias ? [bias] : [])] }];
+  },
+};
+
+const concat: Rule = {
+  kind: 'anchor',
+  lower(c) {
+    const parts = c.ins as TVal[];
+    const out = c.outShapes[0]!;
+    const axis = axisOf(c, getAttr<number>(c.node, 'axis'), out.length);
+    const emit: AnchorEmit = (cx, store) => {
+      let offset = 0;
+      return parts.flatMap((p) => {
+        const at = offset;
+        offset += p.shape[axis]!;
+        return loopNest('i', p.shape, (idx) => cx.scope(() => store(idx.map((e, i) => (i === axis ? bin('add', e, i32(at)) : e)), cx.read(p, idx))),
+          (d) => (d === p.shape.length - 1 ? { vector: 4 } : { parallel: true }));
+      });
+    };
+    return [{ k: 'pending', op: 'Concat', emit, inputs: parts }];
+  },
+};
+
+// ---- element-wise rows and special element-wise ops -------------------------------------------------------
+
+function elementwise(op: string): Rule {
+  const row = ELEMENTWISE[op]!;
+  return {
+    kind: 'elementwise',
+    lower(c) {
+      const out = c.outShapes[0]!;
+      const ins = c.ins;
+      const ops = [...new Set(ins.flatMap((t) => (t ? lazyOps(t) : [])))];
+      return [{
+        k: 'lazy', ops: [...ops, opName(c.node)],
+        read: (idx, cx) => row(ins.map((t) => (t ? cx.read(t, broadcastIdx(idx, t.shape, out)) : undefined)) as Expr[], c.node, c.outScalars[0]!),
+      }];
+    },
+  };
+}
+
+const pow: Rule = {
+  kind: 'elementwise',
+  lower(c) {
+    const p = c.constant(1);
+    if (!p || p.size !== 1) cannotLower(c.node, 'only a constant scalar exponent is supported');
+    const x = c.ins[0]!;
+    const out = c.outShapes[0]!;
+    const probe = powByConstant(v('x', ty(x.scalar)), p.get(0));
+    if (!probe) cannotLower(c.node, `exponent ${p.get(0)} is not supported (integers up to 8 and 0.5 are)`);
+    return [{ k: 'lazy', ops: [...lazyOps(x), 'Pow'], read: (idx, cx) => powByConstant(cx.read(x, broadcastIdx(idx, x.shape, out)), p.get(0))! }];
+  },
+};
+
+/** Inference BatchNormalization is a per-channel affine map folded at compile time: x·a[c] + b[c]. */
+const batchNorm: Rule = {
+  kind: 'elementwise',
+  lower(c) {
+    if (c.node.outputs.length > 1 || getAttr<number>(c.node, 'training_mode') === 1) cannotLower(c.node, 'training mode is not supported');
+    const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => c.constant(i));
+    if (!scale || !bias || !mean || !variance) cannotLower(c.node, 'scale, bias, mean and var must be constants');
+    const eps = getAttr<number>(c.node, 'epsilon');
+    const C = scale.size;
+    const a = Tensor.zeros('f32', [C]);
+    const b = Tensor.zeros('f32', [C]);
+    for (let i = 0; i < C; i++) {
+      const ai = scale.get(i) / Math.sqrt(variance.get(i) + eps);
+      a.data[i] = ai;
+      b.data[i] = bias.get(i) - mean.get(i) * ai;
+    }
+    const x = c.ins[0]!;
+    const av = c.constVal(a, `${c.node.name}.a`);
+    const bv = c.constVal(b, `${c.node.name}.b`);
+    return [{
+      k: 'lazy', ops: [...lazyOps(x), 'BatchNormalization'],
+      read: (idx, cx) => bin('add', bin('mul', cx.read(x, idx), cx.read(av, [idx[1]!])), cx.read(bv, [idx[1]!])),
+    }];
+  },
+};
+
+const pad: Rule = {
+  kind: 'elementwise',
+  lower(c) {
+    if (getAttr<string>(c.node, 'mode') !== 'constant') cannotLower(c.node, `mode '${getAttr<string>(c.node, 'mode')}' is not supported (constant is)`);
+    const x = c.ins[0]!;
+    const pads = ints(c.constant(1));
+    if (!pads) cannotLower(c.node, 'pads must be a constant');
+    const value = c.ins[2] ? c.constant(2)?.get(0) : 0;
+    if (value === undefined) cannotLower(c.node, 'constant_value must be a constant');
+    const rank = x.shape.length;
+    const axes = c.ins[3] ? (ints(c.constant(3)) ?? cannotLower(c.node, 'axes must be a constant')).map((a) => axisOf(c, a, rank)) : x.shape.map((_, i) => i);
+    const begin = new Array<number>(rank).fill(0);
+    axes.forEach((a, i) => { begin[a] = pads[i]!; });
+    return [{
+      k: 'lazy', ops: [...lazyOps(x), 'Pad'],
+      read: (idx, cx) => {
+        const src = idx.map((e, i) => bin('sub', e, i32(begin[i]!)));
+        const inside = src.map((s, i) => bin('and', bin('ge', s, i32(0)), bin('lt', s, i32(x.shape[i]!)))).reduce((a, b) => bin('and', a, b));
+        const clamped = src.map((s, i) => bin('max', bin('min', s, i32(x.shape[i]! - 1)), i32(0)));
+        return select(inside, cx.read(x, clamped), cst(value, ty(x.scalar)));
+      },
+    }];
+  },
+};
+
+const gather: Rule = {
+  kind: 'elementwise',
+  lower(c) {
+    const [data, indices] = c.ins as [TVal, TVal];
+    const axis = axisOf(c, getAttr<number>(c.node, 'axis'), data.shape.length);
+    const dim = data.shape[axis]!;
+    const known = c.constant(1);
+    if (known && known.shape.length === 0) {
+      const at = (known.get(0) + dim) % dim;
+      return [viewOf(data, (f) => ({ ...f, offset: f.offset + at * f.strides[axis]!, strides: f.strides.filter((_, i) => i !== axis) }),
+        (idx) => [...idx.slice(0, axis), i32(at), ...idx.slice(axis)])];
+    }
+    const q = indices.shape.length;
+    return [{
+      k: 'lazy', ops: [...lazyOps(data), 'Gather'],
+      read: (idx, cx) => {
+        const raw = cast(cx.read(indices, idx.slice(axis, axis + q)), 'i32');
+        const i = select(bin('lt', raw, i32(0)), bin('add', raw, i32(dim)), raw);
+        return cx.read(data, [...idx.slice(0, axis), i, ...idx.slice(axis + q)]);
+      },
+    }];
+  },
+};
+
+// ---- view rules -----------------------------------------------------------------------------------------
+
+const transpose: Rule = {
+  kind: 'view',
+  lower(c) {
+    const x = c.ins[0]!;
+    const rank = x.shape.length;
+    const perm = (c.node.attrs.perm as number[] | undefined) ?? x.shape.map((_, i) => rank - 1 - i);
+    return [viewOf(x, (f) => ({ ...f, strides: perm.map((p) => f.strides[p]!) }), (idx) => {
+      const r = new Array<Expr>(rank);
+      perm.forEach((p, i) => { r[p] = idx[i]!; });
+      return r;
+    })];
+  },
+};
+
+const sliceRule: Rule = {
+  kind: 'view',
+  lower(c) {
+    const x = c.ins[0]!;
+    const [st, en, ax, sp] = [1, 2, 3, 4].map((i) => (c.ins[i] ? ints(c.constant(i)) ?? cannotLower(c.node, 'starts, ends, axes and steps must be constants') : undefined));
+    const params = sliceParams(x.shape.length, st!, en!, ax, sp).map((p) => ({ axis: p.axis, step: p.step, start: sliceAxis(x.shape[p.axis]!, p.start, p.end, p.step).start }));
+    return [slice(x, params)];
+  },
+};
+
+const split: Rule = {
+  kind: 'view',
+  lower(c) {
+    const x = c.ins[0]!;
+    const axis = axisOf(c, getAttr<number>(c.node, 'axis'), x.shape.length);
+    let start = 0;
+    return c.outShapes.map((s) => {
+      const f = slice(x, [{ axis, start, step: 1 }]);
+      start += s[axis]!;
+      return f;
+    });
+  },
+};
+
+const expand: Rule = {
+  kind: 'view',
+  lower(c) {
+    const x = c.ins[0]!;
+    const out = c.outShapes[0]!;
+    const off = out.length - x.shape.length;
+    return [viewOf(x, (f) => ({ ...f, strides: out.map((d, i) => (i < off || (x.shape[i - off] === 1 && d !== 1) ? 0 : f.strides[i - off]!)) }),
+      (idx) => broadcastIdx(idx, x.shape, out))];
+  },
+};
+
+/** Identity and inference Dropout: the output is the input. */
+const alias: Rule = { kind: 'view', lower: (c) => [c.ins[0]!.form] };
+
+/** Every op the wasm backend lowers, by name. */
+export const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
+  ...Object.keys(ELEMENTWISE).map((op) => [op, elementwise(op)] as [string, Rule]),
+  ['onnx.Pow', pow],
+  ['onnx.BatchNormalization', batchNorm],
+  ['onnx.Pad', pad],
+  ['onnx.Gather', gather],
+  ['onnx.MatMul', matmul],
+  ['onnx.Gemm', gemm],
+  ['onnx.Conv', conv],
+  ['onnx.MaxPool', pool('max')],
+  ['onnx.AveragePool', pool('avg')],
+  ['onnx.GlobalAveragePool', globalPool('add')],
+  ['onnx.GlobalMaxPool', globalPool('max')],
+  ['onnx.ReduceMean', reduce('add', true)],
+  ['onnx.ReduceSum', reduce('add', false)],
+  ['onnx.ReduceMax', reduce('max', false)],
+  ['onnx.ReduceMin', reduce('min', false)],
+  ['onnx.Softmax', softmax],
+  ['onnx.LayerNormalization', layerNorm],
+  ['onnx.Concat', concat],
+  ['onnx.Reshape', reshapeRule],
+  ['onnx.Flatten', reshapeRule],
+  ['onnx.Squeeze', reshapeRule],
+  ['onnx.Unsqueeze', reshapeRule],
+  ['onnx.Transpose', transpose],
+  ['onnx.Slice', sliceRule],
+  ['onnx.Split', split],
+  ['onnx.Expand', expand],
+  ['onnx.Identity', alias],
+  ['onnx.Dropout', alias],
+]);

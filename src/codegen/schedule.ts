@@ -1,0 +1,273 @@
+/**
+ * @fileoverview Scheduling transforms over the kernel IR, driven by loop hints the lowering
+ * sets: `vector=L` vectorizes a loop (outer-loop vectorization: every local whose value varies
+ * with the loop variable becomes an L-lane vector; a scalar tail handles what is left over),
+ * `jam=F` unrolls a loop F times and fuses the copies of its inner loops (register tiling).
+ * Both are target-neutral; a renderer only ever sees their result. A loop that cannot be
+ * vectorized (a reduction into an outer local, a condition that varies per lane) stays scalar.
+ */
+import {
+  type Expr, type Kernel, type LoopHint, type Stmt, type Type,
+  add, bin, i32, load, mapExpr, mapStmtExprs, mentions, splat, substitute, ty, v,
+} from './kernel-ir.js';
+
+type LoopStmt = Extract<Stmt, { k: 'loop' }>;
+
+/** Apply every loop hint of `k`, innermost loops first. */
+export function schedule(k: Kernel): Kernel {
+  const ctx = { temps: 0 };
+  return { ...k, body: cseLoads(apply(k.body, ctx), ctx) };
+}
+
+/** Counter for the temporaries transforms introduce (names stay unique within a kernel). */
+interface Ctx { temps: number }
+
+function apply(body: readonly Stmt[], ctx: Ctx): Stmt[] {
+  const out: Stmt[] = [];
+  for (const s of body) {
+    if (s.k === 'if') { out.push({ ...s, then: apply(s.then, ctx), else: apply(s.else, ctx) }); continue; }
+    if (s.k !== 'loop') { out.push(s); continue; }
+    const inner: LoopStmt = { ...s, body: apply(s.body, ctx) };
+    const vec = s.hint.vector ? vectorize(inner, s.hint.vector, ctx) : undefined;
+    const [main, ...rest] = vec ?? [{ ...inner, hint: { ...s.hint, vector: undefined } } as LoopStmt];
+    out.push(...(s.hint.jam && s.hint.jam > 1 ? unrollJam(main!, s.hint.jam) : [main!]), ...rest);
+  }
+  return out;
+}
+
+const constOf = (e: Expr): number | undefined => (e.k === 'const' ? e.value : undefined);
+
+/** Names declared (decl/let) anywhere in `body`. */
+function declared(body: readonly Stmt[], into = new Set<string>()): Set<string> {
+  for (const s of body) {
+    if (s.k === 'decl' || s.k === 'let') into.add(s.name);
+    else if (s.k === 'loop') declared(s.body, into);
+    else if (s.k === 'if') { declared(s.then, into); declared(s.else, into); }
+  }
+  return into;
+}
+
+class CannotVectorize extends Error {}
+
+// ---- vectorization -----------------------------------------------------------------------------
+
+/** Locals of `body` whose value depends on `iv` (fixpoint over assignments). */
+function varyingLocals(body: readonly Stmt[], iv: string): Set<string> {
+  const vary = new Set<string>([iv]);
+  let changed = true;
+  const visit = (stmts: readonly Stmt[]): void => {
+    for (const s of stmts) {
+      if (s.k === 'decl' || s.k === 'let' || s.k === 'set') {
+        const e = s.k === 'decl' ? s.init : s.value;
+        if (!vary.has(s.name) && mentions(e, vary)) { vary.add(s.name); changed = true; }
+      } else if (s.k === 'loop') visit(s.body);
+      else if (s.k === 'if') { visit(s.then); visit(s.else); }
+    }
+  };
+  while (changed) { changed = false; visit(body); }
+  return vary;
+}
+
+/** The coefficient of `iv` in an i32 index expression, or undefined when not affine in it. */
+function coefficient(e: Expr, iv: string, vary: ReadonlySet<string>): number | undefined {
+  if (!mentions(e, vary)) return 0;
+  if (e.k === 'var') return e.name === iv ? 1 : undefined;
+  if (e.k !== 'bin') return undefined;
+  const a = coefficient(e.a, iv, vary);
+  const b = coefficient(e.b, iv, vary);
+  if (a === undefined || b === undefined) return undefined;
+  if (e.op === 'add') return a + b;
+  if (e.op === 'sub') return a - b;
+  if (e.op === 'mul') {
+    if (a === 0 && e.a.k === 'const') return e.a.value * b;
+    if (b === 0 && e.b.k === 'const') return e.b.value * a;
+  }
+  return undefined;
+}
+
+/** Main vector loop (step L) plus a scalar tail, or undefined when `s` must stay scalar. */
+function vectorize(s: LoopStmt, lanes: number, ctx: Ctx): LoopStmt[] | undefined {
+  const start = constOf(s.start);
+  const end = constOf(s.end);
+  if (start === undefined || end === undefined || s.step !== 1) return undefined;
+  const full = Math.floor((end - start) / lanes) * lanes;
+  if (full === 0) return undefined;
+  const vary = varyingLocals(s.body, s.var);
+  const local = declared(s.body);
+  for (const n of vary) if (n !== s.var && !local.has(n)) return undefined; // a reduction into an outer local
+  let body: Stmt[];
+  try {
+    body = new Widen(s.var, lanes, vary, ctx).stmts(s.body);
+  } catch (e) {
+    if (e instanceof CannotVectorize) return undefined;
+    throw e;
+  }
+  const hint: LoopHint = { ...s.hint, vector: undefined };
+  const main: LoopStmt = { ...s, end: i32(start + full), step: lanes, body, hint };
+  if (start + full === end) return [main];
+  return [main, { ...s, start: i32(start + full), hint: { parallel: s.hint.parallel } }];
+}
+
+class Widen {
+  constructor(readonly iv: string, readonly lanes: number, readonly vary: ReadonlySet<string>, readonly ctx: Ctx) {}
+
+  private vt(t: Type): Type {
+    if (t.lanes !== 1) throw new CannotVectorize();
+    return ty(t.scalar, this.lanes);
+  }
+
+  private varies(e: Expr): boolean {
+    return mentions(e, this.vary);
+  }
+
+  expr(e: Expr): Expr {
+    if (!this.varies(e)) return splat(e, this.lanes);
+    switch (e.k) {
+      case 'var':
+        if (e.name === this.iv) return bin('add', splat(e, this.lanes), { k: 'pack', type: this.vt(e.type), elems: Array.from({ length: this.lanes }, (_, j) => i32(j)) });
+        return v(`${e.name}_v`, this.vt(e.type));
+      case 'load': {
+        const c = coefficient(e.index, this.iv, this.vary);
+        if (c === 1 && e.type.lanes === 1 && (e.type.scalar === 'f32' || e.type.scalar === 'i32') && !mentions(e.index, new Set([...this.vary].filter((n) => n !== this.iv)))) {
+          return load(e.buf, e.index, this.vt(e.type));
+        }
+        const idx = this.expr(e.index);
+        return { k: 'pack', type: this.vt(e.type), elems: Array.from({ length: this.lanes }, (_, j) => load(e.buf, { k: 'lane', type: e.index.type, a: idx, lane: j }, e.type)) };
+      }
+      case 'un': return { ...e, type: this.vt(e.type), a: this.expr(e.a) };
+      case 'bin': return bin(e.op, this.expr(e.a), this.expr(e.b));
+      case 'select': return { ...e, type: this.vt(e.type), cond: this.expr(e.cond), a: this.expr(e.a), b: this.expr(e.b) };
+      case 'cast': return { ...e, type: this.vt(e.type), a: this.expr(e.a) };
+      default: throw new CannotVectorize();
+    }
+  }
+
+  stmts(body: readonly Stmt[]): Stmt[] {
+    const out: Stmt[] = [];
+    for (const s of body) {
+      switch (s.k) {
+        case 'decl':
+          out.push(this.vary.has(s.name) ? { k: 'decl', name: `${s.name}_v`, type: this.vt(s.type), init: this.expr(s.init) } : s);
+          break;
+        case 'let':
+          out.push(this.vary.has(s.name) ? { k: 'let', name: `${s.name}_v`, value: this.expr(s.value) } : s);
+          break;
+        case 'set':
+          out.push(this.vary.has(s.name) ? { k: 'set', name: `${s.name}_v`, value: this.expr(s.value) } : s);
+          break;
+        case 'store': {
+          if (!this.varies(s.index)) throw new CannotVectorize();
+          const c = coefficient(s.index, this.iv, this.vary);
+          const onlyIv = !mentions(s.index, new Set([...this.vary].filter((n) => n !== this.iv)));
+          if (c === 1 && onlyIv && (s.value.type.scalar === 'f32' || s.value.type.scalar === 'i32')) {
+            out.push({ ...s, value: this.expr(s.value) });
+            break;
+          }
+          const t = this.ctx.temps++;
+          const val = this.expr(s.value);
+          const idx = this.expr(s.index);
+          out.push({ k: 'let', name: `_sv${t}`, value: val }, { k: 'let', name: `_si${t}`, value: idx });
+          for (let j = 0; j < this.lanes; j++) {
+            out.push({ k: 'store', buf: s.buf, index: { k: 'lane', type: s.index.type, a: v(`_si${t}`, idx.type), lane: j }, value: { k: 'lane', type: s.value.type, a: v(`_sv${t}`, val.type), lane: j } });
+          }
+          break;
+        }
+        case 'loop':
+          if (this.varies(s.start) || this.varies(s.end)) throw new CannotVectorize();
+          out.push({ ...s, body: this.stmts(s.body) });
+          break;
+        case 'if':
+          if (this.varies(s.cond)) throw new CannotVectorize();
+          out.push({ ...s, then: this.stmts(s.then), else: this.stmts(s.else) });
+          break;
+        case 'barrier':
+          out.push(s);
+          break;
+      }
+    }
+    return out;
+  }
+}
+
+// ---- unroll-and-jam ------------------------------------------------------------------------------
+
+/** Unroll `s` by `factor` and fuse the copies' inner loops; a remainder loop runs the rest. */
+function unrollJam(s: LoopStmt, factor: number): LoopStmt[] {
+  const start = constOf(s.start);
+  const end = constOf(s.end);
+  const plain: LoopStmt = { ...s, hint: { parallel: s.hint.parallel } };
+  if (start === undefined || end === undefined) return [plain];
+  const iters = Math.floor((end - start) / s.step);
+  const full = Math.floor(iters / factor) * factor;
+  if (full === 0 || factor === 1) return [plain];
+  const names = declared(s.body);
+  const copies = Array.from({ length: factor }, (_, j) => (e: Expr) => rename(substitute(e, s.var, add(v(s.var), i32(j * s.step))), names, j));
+  const mainEnd = start + full * s.step;
+  const main: LoopStmt = { ...s, end: i32(mainEnd), step: s.step * factor, body: jam(s.body, copies, names), hint: { parallel: s.hint.parallel } };
+  if (mainEnd === end) return [main];
+  return [main, { ...s, start: i32(mainEnd), hint: { parallel: s.hint.parallel } }];
+}
+
+function rename(e: Expr, names: ReadonlySet<string>, j: number): Expr {
+  return mapExpr(e, (x) => (x.k === 'var' && names.has(x.name) ? { ...x, name: `${x.name}_${j}` } : x));
+}
+
+function jam(body: readonly Stmt[], copies: readonly ((e: Expr) => Expr)[], names: ReadonlySet<string>): Stmt[] {
+  const out: Stmt[] = [];
+  for (const s of body) {
+    if (s.k === 'loop') { out.push({ ...s, body: jam(s.body, copies, names) }); continue; }
+    if (s.k === 'barrier') { out.push(s); continue; }
+    copies.forEach((f, j) => out.push(...renameTargets(mapStmtExprs([s], f), names, j)));
+  }
+  return out;
+}
+
+/** Rename the locals a statement declares or assigns (the expression side is renamed by `rename`). */
+function renameTargets(body: readonly Stmt[], names: ReadonlySet<string>, j: number): Stmt[] {
+  const nm = (n: string) => (names.has(n) ? `${n}_${j}` : n);
+  return body.map((s): Stmt => {
+    switch (s.k) {
+      case 'decl': case 'let': case 'set': return { ...s, name: nm(s.name) };
+      case 'loop': return { ...s, body: renameTargets(s.body, names, j) };
+      case 'if': return { ...s, then: renameTargets(s.then, names, j), else: renameTargets(s.else, names, j) };
+      default: return s;
+    }
+  });
+}
+
+// ---- load CSE ------------------------------------------------------------------------------------
+
+/**
+ * In store-free straight-line loop bodies (the inner loop of a jammed GEMM), bind loads that
+ * occur more than once to one `let`, so the copies of a register tile share their operand loads.
+ */
+function cseLoads(body: readonly Stmt[], ctx: Ctx): Stmt[] {
+  return body.map((s): Stmt => {
+    if (s.k === 'if') return { ...s, then: cseLoads(s.then, ctx), else: cseLoads(s.else, ctx) };
+    if (s.k !== 'loop') return s;
+    const inner = cseLoads(s.body, ctx);
+    if (inner.some((x) => x.k !== 'set' && x.k !== 'let' && x.k !== 'decl')) return { ...s, body: inner };
+    const local = declared(inner);
+    const counts = new Map<string, { e: Expr; n: number }>();
+    const key = (e: Expr) => JSON.stringify(e);
+    for (const x of inner) {
+      mapStmtExprs([x], (e) => mapExpr(e, (y) => {
+        if (y.k === 'load' && !mentions(y.index, local)) {
+          const c = counts.get(key(y));
+          if (c) c.n++; else counts.set(key(y), { e: y, n: 1 });
+        }
+        return y;
+      }));
+    }
+    const shared = [...counts.entries()].filter(([, c]) => c.n > 1);
+    if (shared.length === 0) return { ...s, body: inner };
+    const names = new Map(shared.map(([k]) => [k, `_ld${ctx.temps++}`]));
+    const lets: Stmt[] = shared.map(([k, c]) => ({ k: 'let', name: names.get(k)!, value: c.e }));
+    const replaced = mapStmtExprs(inner, (e) => mapExpr(e, (y) => {
+      const n = y.k === 'load' ? names.get(key(y)) : undefined;
+      return n ? v(n, y.type) : y;
+    }));
+    return { ...s, body: [...lets, ...replaced] };
+  });
+}
+

@@ -1,0 +1,470 @@
+/**
+ * @fileoverview The WASM SIMD renderer: kernel IR → one binaryen module per program. Buffer
+ * offsets are baked in as load/store offsets, each dispatch is a function, and the exported
+ * `run` calls them in order; memory is exported so the runtime writes weights and inputs into
+ * it. Ops are tables keyed by register class (f32, i32, i64, bool and their 4-lane vectors);
+ * a vector op a table lacks is legalized lane by lane, so every kernel IR op renders.
+ */
+import binaryen from 'binaryen';
+import { assert } from '../../ir/diagnostics.js';
+import { type BinOp, type Expr, type Kernel, type Stmt, type Storage, type Type, type UnOp, storageBits, ty } from '../kernel-ir.js';
+import type { Program } from '../program.js';
+import { type Intrinsic, addIntrinsic, intrinsicName } from './math.js';
+
+type Ref = number;
+type M = binaryen.Module;
+/** Register class: the table key of an op. */
+type Cls = 'f32' | 'i32' | 'i64' | 'bool' | 'f32x4' | 'i32x4' | 'boolx4';
+
+const LANES = 4;
+const PAGE = 65536;
+
+function cls(t: Type): Cls {
+  if (t.lanes === 1) return t.scalar;
+  assert(t.lanes === LANES && t.scalar !== 'i64', `no WASM vector class for ${t.scalar}x${t.lanes}`);
+  return `${t.scalar}x4` as Cls;
+}
+
+function wasmType(t: Type): number {
+  if (t.lanes > 1) return binaryen.v128;
+  return t.scalar === 'f32' ? binaryen.f32 : t.scalar === 'i64' ? binaryen.i64 : binaryen.i32;
+}
+
+type BinFn = (m: M, a: Ref, b: Ref) => Ref;
+type UnFn = (m: M, a: Ref) => Ref;
+
+const CMP_F32: Partial<Record<BinOp, BinFn>> = {
+  eq: (m, a, b) => m.f32.eq(a, b), ne: (m, a, b) => m.f32.ne(a, b), lt: (m, a, b) => m.f32.lt(a, b),
+  le: (m, a, b) => m.f32.le(a, b), gt: (m, a, b) => m.f32.gt(a, b), ge: (m, a, b) => m.f32.ge(a, b),
+};
+
+/** Binary ops by register class. Missing entries of vector classes fall back to lanes. */
+const BIN: Record<Cls, Partial<Record<BinOp, BinFn>>> = {
+  f32: {
+    add: (m, a, b) => m.f32.add(a, b), sub: (m, a, b) => m.f32.sub(a, b), mul: (m, a, b) => m.f32.mul(a, b),
+    div: (m, a, b) => m.f32.div(a, b), min: (m, a, b) => m.f32.min(a, b), max: (m, a, b) => m.f32.max(a, b), ...CMP_F32,
+  },
+  i32: {
+    add: (m, a, b) => m.i32.add(a, b), sub: (m, a, b) => m.i32.sub(a, b), mul: (m, a, b) => m.i32.mul(a, b),
+    div: (m, a, b) => m.i32.div_s(a, b), rem: (m, a, b) => m.i32.rem_s(a, b), and: (m, a, b) => m.i32.and(a, b),
+    or: (m, a, b) => m.i32.or(a, b), xor: (m, a, b) => m.i32.xor(a, b), shl: (m, a, b) => m.i32.shl(a, b),
+    shr: (m, a, b) => m.i32.shr_s(a, b), eq: (m, a, b) => m.i32.eq(a, b), ne: (m, a, b) => m.i32.ne(a, b),
+    lt: (m, a, b) => m.i32.lt_s(a, b), le: (m, a, b) => m.i32.le_s(a, b), gt: (m, a, b) => m.i32.gt_s(a, b), ge: (m, a, b) => m.i32.ge_s(a, b),
+  },
+  i64: {
+    add: (m, a, b) => m.i64.add(a, b), sub: (m, a, b) => m.i64.sub(a, b), mul: (m, a, b) => m.i64.mul(a, b),
+    div: (m, a, b) => m.i64.div_s(a, b), rem: (m, a, b) => m.i64.rem_s(a, b), and: (m, a, b) => m.i64.and(a, b),
+    or: (m, a, b) => m.i64.or(a, b), xor: (m, a, b) => m.i64.xor(a, b), shl: (m, a, b) => m.i64.shl(a, b),
+    shr: (m, a, b) => m.i64.shr_s(a, b), eq: (m, a, b) => m.i64.eq(a, b), ne: (m, a, b) => m.i64.ne(a, b),
+    lt: (m, a, b) => m.i64.lt_s(a, b), le: (m, a, b) => m.i64.le_s(a, b), gt: (m, a, b) => m.i64.gt_s(a, b), ge: (m, a, b) => m.i64.ge_s(a, b),
+  },
+  bool: {
+    and: (m, a, b) => m.i32.and(a, b), or: (m, a, b) => m.i32.or(a, b), xor: (m, a, b) => m.i32.xor(a, b),
+    eq: (m, a, b) => m.i32.eq(a, b), ne: (m, a, b) => m.i32.ne(a, b),
+  },
+  f32x4: {
+    add: (m, a, b) => m.f32x4.add(a, b), sub: (m, a, b) => m.f32x4.sub(a, b), mul: (m, a, b) => m.f32x4.mul(a, b),
+    div: (m, a, b) => m.f32x4.div(a, b), min: (m, a, b) => m.f32x4.min(a, b), max: (m, a, b) => m.f32x4.max(a, b),
+    eq: (m, a, b) => m.f32x4.eq(a, b), ne: (m, a, b) => m.f32x4.ne(a, b), lt: (m, a, b) => m.f32x4.lt(a, b),
+    le: (m, a, b) => m.f32x4.le(a, b), gt: (m, a, b) => m.f32x4.gt(a, b), ge: (m, a, b) => m.f32x4.ge(a, b),
+  },
+  i32x4: {
+    add: (m, a, b) => m.i32x4.add(a, b), sub: (m, a, b) => m.i32x4.sub(a, b), mul: (m, a, b) => m.i32x4.mul(a, b),
+    min: (m, a, b) => m.i32x4.min_s(a, b), max: (m, a, b) => m.i32x4.max_s(a, b), and: (m, a, b) => m.v128.and(a, b),
+    or: (m, a, b) => m.v128.or(a, b), xor: (m, a, b) => m.v128.xor(a, b), eq: (m, a, b) => m.i32x4.eq(a, b),
+    ne: (m, a, b) => m.i32x4.ne(a, b), lt: (m, a, b) => m.i32x4.lt_s(a, b), le: (m, a, b) => m.i32x4.le_s(a, b),
+    gt: (m, a, b) => m.i32x4.gt_s(a, b), ge: (m, a, b) => m.i32x4.ge_s(a, b),
+  },
+  boolx4: {
+    and: (m, a, b) => m.v128.and(a, b), or: (m, a, b) => m.v128.or(a, b), xor: (m, a, b) => m.v128.xor(a, b),
+    eq: (m, a, b) => m.i32x4.eq(a, b), ne: (m, a, b) => m.i32x4.ne(a, b),
+  },
+};
+
+const COMPARES: ReadonlySet<BinOp> = new Set<BinOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+const INTRINSICS: ReadonlySet<UnOp> = new Set<UnOp>(['exp', 'erf', 'tanh', 'sigmoid']);
+
+/** Unary ops by register class (exp, erf, tanh and sigmoid are calls to math.ts helpers). */
+const UN: Record<Cls, Partial<Record<UnOp, UnFn>>> = {
+  f32: {
+    neg: (m, a) => m.f32.neg(a), abs: (m, a) => m.f32.abs(a), sqrt: (m, a) => m.f32.sqrt(a),
+    floor: (m, a) => m.f32.floor(a), ceil: (m, a) => m.f32.ceil(a), round: (m, a) => m.f32.nearest(a),
+  },
+  i32: { neg: (m, a) => m.i32.sub(m.i32.const(0), a) },
+  i64: { neg: (m, a) => m.i64.sub(m.i64.const(0, 0), a) },
+  bool: { not: (m, a) => m.i32.eqz(a) },
+  f32x4: {
+    neg: (m, a) => m.f32x4.neg(a), abs: (m, a) => m.f32x4.abs(a), sqrt: (m, a) => m.f32x4.sqrt(a),
+    floor: (m, a) => m.f32x4.floor(a), ceil: (m, a) => m.f32x4.ceil(a), round: (m, a) => m.f32x4.nearest(a),
+  },
+  i32x4: { neg: (m, a) => m.i32x4.neg(a), abs: (m, a) => m.i32x4.abs(a) },
+  boolx4: { not: (m, a) => m.v128.not(a) },
+};
+
+const v128Const = (m: M, values: readonly number[], scalar: 'f32' | 'i32'): Ref =>
+  m.v128.const(new Uint8Array((scalar === 'f32' ? new Float32Array(values) : new Int32Array(values)).buffer));
+
+/** Renders one kernel into one function of `m`, given where each buffer parameter lives. */
+class FunctionRenderer {
+  private readonly locals = new Map<string, { index: number; type: Type }>();
+  private readonly vars: number[] = [];
+  private labels = 0;
+
+  constructor(
+    private readonly m: M,
+    private readonly bases: ReadonlyMap<string, { offset: number; elem: Storage }>,
+    private readonly intrinsics: Set<string>,
+  ) {}
+
+  render(k: Kernel, name: string): void {
+    const body = this.stmts(k.body);
+    this.m.addFunction(name, binaryen.none, binaryen.none, this.vars, this.m.block(null, body, binaryen.none));
+  }
+
+  private local(name: string, type: Type): number {
+    const l = this.locals.get(name);
+    if (l) {
+      assert(wasmType(l.type) === wasmType(type), `local ${name} used as ${l.type.scalar}x${l.type.lanes} and ${type.scalar}x${type.lanes}`);
+      return l.index;
+    }
+    const index = this.vars.length;
+    this.vars.push(wasmType(type));
+    this.locals.set(name, { index, type });
+    return index;
+  }
+
+  private temp(type: Type): number {
+    return this.local(`$t${this.vars.length}`, type);
+  }
+
+  /** Evaluate `values` once into temporaries, then build from getters of them. */
+  private withTemps(values: readonly { ref: Ref; type: Type }[], resultType: Type, f: (...get: (() => Ref)[]) => Ref): Ref {
+    const idx = values.map((x) => this.temp(x.type));
+    const sets = values.map((x, i) => this.m.local.set(idx[i]!, x.ref));
+    const gets = values.map((x, i) => () => this.m.local.get(idx[i]!, wasmType(x.type)));
+    return this.m.block(null, [...sets, f(...gets)], wasmType(resultType));
+  }
+
+  private stmts(body: readonly Stmt[]): Ref[] {
+    return body.map((s) => this.stmt(s));
+  }
+
+  private stmt(s: Stmt): Ref {
+    const m = this.m;
+    switch (s.k) {
+      case 'decl': return m.local.set(this.local(s.name, s.type), this.expr(s.init));
+      case 'let': return m.local.set(this.local(s.name, s.value.type), this.expr(s.value));
+      case 'set': return m.local.set(this.local(s.name, s.value.type), this.expr(s.value));
+      case 'store': return this.store(s.buf, s.index, s.value);
+      case 'barrier': return m.nop();
+      case 'if': return m.if(this.expr(s.cond), m.block(null, this.stmts(s.then)), s.else.length ? m.block(null, this.stmts(s.else)) : undefined);
+      case 'loop': {
+        const i = this.local(s.var, ty('i32'));
+        const label = `L${this.labels++}`;
+        const get = () => m.local.get(i, binaryen.i32);
+        const body = m.block(null, [
+          ...this.stmts(s.body),
+          m.local.set(i, m.i32.add(get(), m.i32.const(s.step))),
+          m.br(label, m.i32.lt_s(get(), this.expr(s.end))),
+        ]);
+        const init = m.local.set(i, this.expr(s.start));
+        const staticNonEmpty = s.start.k === 'const' && s.end.k === 'const' && s.start.value < s.end.value;
+        const lp = m.loop(label, body);
+        return m.block(null, staticNonEmpty ? [init, lp] : [init, m.if(m.i32.lt_s(get(), this.expr(s.end)), lp)]);
+      }
+    }
+  }
+
+  private base(buf: string): { offset: number; elem: Storage } {
+    const b = this.bases.get(buf);
+    assert(b, `kernel buffer ${buf} is not bound`);
+    return b;
+  }
+
+  /** Byte pointer of element `index` (excluding the base, which goes in the offset immediate). */
+  private ptr(index: Ref, elem: Storage): Ref {
+    const bytes = storageBits(elem) / 8;
+    return bytes === 1 ? index : this.m.i32.shl(index, this.m.i32.const(Math.log2(bytes)));
+  }
+
+  private load(buf: string, indexExpr: Expr, type: Type): Ref {
+    const m = this.m;
+    const { offset, elem } = this.base(buf);
+    const index = this.expr(indexExpr);
+    if (type.lanes > 1) {
+      assert(storageBits(elem) === 32, `vector load from ${elem} storage`);
+      return m.v128.load(offset, 4, this.ptr(index, elem));
+    }
+    switch (elem) {
+      case 'f32': return m.f32.load(offset, 4, this.ptr(index, elem));
+      case 'i32': return m.i32.load(offset, 4, this.ptr(index, elem));
+      case 'i64': return m.i64.load(offset, 8, this.ptr(index, elem));
+      case 'i16': return m.i32.load16_s(offset, 2, this.ptr(index, elem));
+      case 'u16': return m.i32.load16_u(offset, 2, this.ptr(index, elem));
+      case 'i8': return m.i32.load8_s(offset, 1, index);
+      case 'u8': case 'bool': return m.i32.load8_u(offset, 1, index);
+      case 'i4': case 'u4': case 'i2': {
+        // packed: element i is bits [(i % per)·w, …) of byte i / per, low bits first
+        const w = storageBits(elem);
+        const per = 8 / w;
+        return this.withTemps([{ ref: index, type: ty('i32') }], ty('i32'), (i) => {
+          const byte = m.i32.load8_u(offset, 1, m.i32.shr_u(i(), m.i32.const(Math.log2(per))));
+          const shift = m.i32.shl(m.i32.and(i(), m.i32.const(per - 1)), m.i32.const(Math.log2(w)));
+          const bits = m.i32.and(m.i32.shr_u(byte, shift), m.i32.const((1 << w) - 1));
+          return elem === 'u4' ? bits : m.i32.shr_s(m.i32.shl(bits, m.i32.const(32 - w)), m.i32.const(32 - w));
+        });
+      }
+    }
+  }
+
+  private store(buf: string, indexExpr: Expr, valueExpr: Expr): Ref {
+    const m = this.m;
+    const { offset, elem } = this.base(buf);
+    const index = this.expr(indexExpr);
+    const value = this.expr(valueExpr);
+    if (valueExpr.type.lanes > 1) {
+      assert(storageBits(elem) === 32, `vector store to ${elem} storage`);
+      return m.v128.store(offset, 4, this.ptr(index, elem), value);
+    }
+    switch (elem) {
+      case 'f32': return m.f32.store(offset, 4, this.ptr(index, elem), value);
+      case 'i32': return m.i32.store(offset, 4, this.ptr(index, elem), value);
+      case 'i64': return m.i64.store(offset, 8, this.ptr(index, elem), value);
+      case 'i16': case 'u16': return m.i32.store16(offset, 2, this.ptr(index, elem), value);
+      case 'i8': case 'u8': case 'bool': return m.i32.store8(offset, 1, index, value);
+      case 'i4': case 'u4': case 'i2': {
+        const w = storageBits(elem);
+        const per = 8 / w;
+        const mask = (1 << w) - 1;
+        const i = this.temp(ty('i32'));
+        const val = this.temp(ty('i32'));
+        const get = (x: number) => m.local.get(x, binaryen.i32);
+        const byteAddr = () => m.i32.shr_u(get(i), m.i32.const(Math.log2(per)));
+        const shift = () => m.i32.shl(m.i32.and(get(i), m.i32.const(per - 1)), m.i32.const(Math.log2(w)));
+        const kept = m.i32.and(m.i32.load8_u(offset, 1, byteAddr()), m.i32.xor(m.i32.shl(m.i32.const(mask), shift()), m.i32.const(-1)));
+        const put = m.i32.shl(m.i32.and(get(val), m.i32.const(mask)), shift());
+        return m.block(null, [m.local.set(i, index), m.local.set(val, value), m.i32.store8(offset, 1, byteAddr(), m.i32.or(kept, put))]);
+      }
+    }
+  }
+
+  private extractLane(vec: Ref, t: Type, lane: number): Ref {
+    const m = this.m;
+    if (t.scalar === 'f32') return m.f32x4.extract_lane(vec, lane);
+    const x = m.i32x4.extract_lane(vec, lane);
+    return t.scalar === 'bool' ? m.i32.and(x, m.i32.const(1)) : x;
+  }
+
+  /** A vector of `type` from 4 scalar refs (bool lanes become all-ones masks). */
+  private packRefs(type: Type, elems: readonly Ref[]): Ref {
+    const m = this.m;
+    const lane = (r: Ref) => (type.scalar === 'bool' ? m.i32.sub(m.i32.const(0), r) : r);
+    let vec = type.scalar === 'f32' ? m.f32x4.splat(elems[0]!) : m.i32x4.splat(lane(elems[0]!));
+    for (let j = 1; j < elems.length; j++) {
+      vec = type.scalar === 'f32' ? m.f32x4.replace_lane(vec, j, elems[j]!) : m.i32x4.replace_lane(vec, j, lane(elems[j]!));
+    }
+    return vec;
+  }
+
+  /** Legalize a vector op without a table entry: apply the scalar op lane by lane. */
+  private lanewise(result: Type, values: readonly { ref: Ref; type: Type }[], scalar: (...xs: Ref[]) => Ref): Ref {
+    return this.withTemps(values, result, (...gets) => this.packRefs(result, Array.from({ length: LANES }, (_, j) =>
+      scalar(...gets.map((g, i) => this.extractLane(g(), ty(values[i]!.type.scalar), j))))));
+  }
+
+  private unRef(op: UnOp, t: Type, a: Ref): Ref {
+    const m = this.m;
+    const c = cls(t);
+    if (INTRINSICS.has(op)) {
+      const name = intrinsicName(op as Intrinsic, t.lanes > 1);
+      this.intrinsics.add(name);
+      return m.call(name, [a], wasmType(t));
+    }
+    if (op === 'abs' && (c === 'i32' || c === 'i64')) {
+      return this.withTemps([{ ref: a, type: t }], t, (x) =>
+        m.select(c === 'i32' ? m.i32.lt_s(x(), m.i32.const(0)) : m.i64.lt_s(x(), m.i64.const(0, 0)), UN[c].neg!(m, x()), x()));
+    }
+    const f = UN[c][op];
+    if (f) return f(m, a);
+    assert(t.lanes > 1, `no WASM rendering of ${op} on ${c}`);
+    return this.lanewise(t, [{ ref: a, type: t }], (x) => this.unRef(op, ty(t.scalar), x));
+  }
+
+  /** `a op b` for operands of type `t`. */
+  private binRef(op: BinOp, t: Type, a: Ref, b: Ref): Ref {
+    const m = this.m;
+    const c = cls(t);
+    const result = COMPARES.has(op) ? ty('bool', t.lanes) : t;
+    if ((op === 'min' || op === 'max') && (c === 'i32' || c === 'i64')) {
+      const lt = BIN[c].lt!;
+      return this.withTemps([{ ref: a, type: t }, { ref: b, type: t }], t, (x, y) =>
+        m.select(lt(m, x(), y()), op === 'min' ? x() : y(), op === 'min' ? y() : x()));
+    }
+    const f = BIN[c][op];
+    if (f) return f(m, a, b);
+    assert(t.lanes > 1, `no WASM rendering of ${op} on ${c}`);
+    return this.lanewise(result, [{ ref: a, type: t }, { ref: b, type: t }], (x, y) => this.binRef(op, ty(t.scalar), x, y));
+  }
+
+  private hreduceRef(op: BinOp, t: Type, a: Ref): Ref {
+    const st = ty(t.scalar);
+    return this.withTemps([{ ref: a, type: t }], st, (x) => {
+      let acc = this.extractLane(x(), st, 0);
+      for (let j = 1; j < LANES; j++) acc = this.binRef(op, st, acc, this.extractLane(x(), st, j));
+      return acc;
+    });
+  }
+
+  expr(e: Expr): Ref {
+    const m = this.m;
+    switch (e.k) {
+      case 'const': {
+        if (e.type.lanes > 1) return v128Const(m, Array(LANES).fill(e.type.scalar === 'bool' ? -e.value : e.value), e.type.scalar === 'f32' ? 'f32' : 'i32');
+        if (e.type.scalar === 'f32') return m.f32.const(e.value);
+        if (e.type.scalar === 'i64') return m.i64.const(BigInt(e.value));
+        return m.i32.const(e.value);
+      }
+      case 'var': {
+        const l = this.locals.get(e.name);
+        assert(l, `variable ${e.name} used before it is defined`);
+        return m.local.get(l.index, wasmType(e.type));
+      }
+      case 'load': return this.load(e.buf, e.index, e.type);
+      case 'un': return this.unRef(e.op, e.type, this.expr(e.a));
+      case 'bin':
+        if ((e.op === 'shl' || e.op === 'shr') && e.a.type.lanes > 1 && e.a.type.scalar === 'i32' && e.b.k === 'splat') {
+          const amount = this.expr(e.b.a);
+          return e.op === 'shl' ? m.i32x4.shl(this.expr(e.a), amount) : m.i32x4.shr_s(this.expr(e.a), amount);
+        }
+        return this.binRef(e.op, e.a.type, this.expr(e.a), this.expr(e.b));
+      case 'select': {
+        if (e.type.lanes > 1) {
+          assert(e.cond.type.lanes > 1, 'vector select needs a vector condition');
+          return m.v128.bitselect(this.expr(e.a), this.expr(e.b), this.expr(e.cond));
+        }
+        return m.select(this.expr(e.cond), this.expr(e.a), this.expr(e.b));
+      }
+      case 'cast': return this.castRef(e.a.type, e.type, this.expr(e.a));
+      case 'splat': {
+        const a = this.expr(e.a);
+        if (e.type.scalar === 'f32') return m.f32x4.splat(a);
+        assert(e.type.scalar !== 'i64', 'no i64 vectors in WASM SIMD');
+        return m.i32x4.splat(e.type.scalar === 'bool' ? m.i32.sub(m.i32.const(0), a) : a);
+      }
+      case 'pack': {
+        if (e.elems.every((x) => x.k === 'const')) {
+          return v128Const(m, e.elems.map((x) => (x.k === 'const' ? (e.type.scalar === 'bool' ? -x.value : x.value) : 0)), e.type.scalar === 'f32' ? 'f32' : 'i32');
+        }
+        return this.packRefs(e.type, e.elems.map((x) => this.expr(x)));
+      }
+      case 'lane': return this.extractLane(this.expr(e.a), e.type, e.lane);
+      case 'hreduce': return this.hreduceRef(e.op, e.a.type, this.expr(e.a));
+      case 'dot':
+        assert(e.a.type.scalar === 'i32' && e.a.type.lanes === LANES, 'dot needs i32x4 operands');
+        return this.hreduceRef('add', e.a.type, m.i32x4.mul(this.expr(e.a), this.expr(e.b)));
+      case 'requant': return this.requant(e);
+    }
+  }
+
+  private castRef(fromT: Type, to: Type, x: Ref): Ref {
+    const m = this.m;
+    const from = fromT.scalar;
+    if (to.lanes > 1) {
+      if (from === to.scalar) return x;
+      if (from === 'f32' && to.scalar === 'i32') return m.i32x4.trunc_sat_f32x4_s(x);
+      if (from === 'i32' && to.scalar === 'f32') return m.f32x4.convert_i32x4_s(x);
+      if (from === 'bool' && to.scalar === 'f32') return m.v128.and(x, v128Const(m, [1, 1, 1, 1], 'f32'));
+      if (from === 'bool' && to.scalar === 'i32') return m.v128.and(x, v128Const(m, [1, 1, 1, 1], 'i32'));
+      if (from === 'f32' && to.scalar === 'bool') return m.f32x4.ne(x, v128Const(m, [0, 0, 0, 0], 'f32'));
+      if (from === 'i32' && to.scalar === 'bool') return m.i32x4.ne(x, v128Const(m, [0, 0, 0, 0], 'i32'));
+      assert(false, `no WASM vector cast ${from} to ${to.scalar}`);
+    }
+    const key = `${from}>${to.scalar}`;
+    switch (key) {
+      case 'f32>i32': return m.i32.trunc_s_sat.f32(x);
+      case 'f32>i64': return m.i64.trunc_s_sat.f32(x);
+      case 'i32>f32': case 'bool>f32': return m.f32.convert_s.i32(x);
+      case 'i64>f32': return m.f32.convert_s.i64(x);
+      case 'i32>i64': return m.i64.extend_s(x);
+      case 'bool>i64': return m.i64.extend_u(x);
+      case 'i64>i32': return m.i32.wrap(x);
+      case 'bool>i32': return x;
+      case 'f32>bool': return m.f32.ne(x, m.f32.const(0));
+      case 'i32>bool': return m.i32.ne(x, m.i32.const(0));
+      case 'i64>bool': return m.i64.ne(x, m.i64.const(0, 0));
+      default: assert(from === to.scalar, `no WASM cast ${key}`); return x;
+    }
+  }
+
+  /** clamp(round_half_even(acc·mult / 2^shift) + zero, lo, hi) in i64 arithmetic. */
+  private requant(e: Extract<Expr, { k: 'requant' }>): Ref {
+    const m = this.m;
+    const i64 = ty('i64');
+    const product = m.i64.mul(m.i64.extend_s(this.expr(e.acc)), m.i64.const(BigInt(e.mult)));
+    const rounded = e.shift === 0 ? product : this.withTemps([{ ref: product, type: i64 }], i64, (p) => {
+      const floor = () => m.i64.shr_s(p(), m.i64.const(BigInt(e.shift)));
+      const rem = () => m.i64.and(p(), m.i64.const((1n << BigInt(e.shift)) - 1n));
+      const half = () => m.i64.const(1n << BigInt(e.shift - 1));
+      const up = m.select(m.i64.gt_u(rem(), half()), m.i64.const(1n), m.select(m.i64.eq(rem(), half()), m.i64.and(floor(), m.i64.const(1n)), m.i64.const(0n)));
+      return m.i64.add(floor(), up);
+    });
+    const shifted = m.i64.add(rounded, m.i64.const(BigInt(e.zero)));
+    return this.withTemps([{ ref: shifted, type: i64 }], ty('i32'), (q) =>
+      m.i32.wrap(m.select(m.i64.lt_s(q(), m.i64.const(BigInt(e.lo))), m.i64.const(BigInt(e.lo)),
+        m.select(m.i64.gt_s(q(), m.i64.const(BigInt(e.hi))), m.i64.const(BigInt(e.hi)), q()))));
+  }
+}
+
+export interface WasmOutput {
+  readonly binary: Uint8Array;
+  /** The module in binaryen's text form (golden fixtures, `--dump-wasm`). */
+  readonly text: string;
+}
+
+const FEATURES = binaryen.Features.SIMD128 | binaryen.Features.NontrappingFPToInt | binaryen.Features.SignExt
+  | binaryen.Features.BulkMemory | binaryen.Features.MutableGlobals;
+
+/** Render `kernels` (with buffer offsets already planned) into a validated, optimized module exporting `memory` and `run`. */
+export function renderModule(
+  kernels: readonly { kernel: Kernel; bases: ReadonlyMap<string, { offset: number; elem: Storage }> }[],
+  memoryBytes: number,
+  opts: { optimize?: boolean } = {},
+): WasmOutput {
+  const m = new binaryen.Module();
+  try {
+    m.setFeatures(FEATURES);
+    const pages = Math.max(1, Math.ceil(memoryBytes / PAGE));
+    m.setMemory(pages, pages, 'memory');
+    const intrinsics = new Set<string>();
+    const names = kernels.map((k, i) => `k${i}_${k.kernel.name}`);
+    kernels.forEach((k, i) => new FunctionRenderer(m, k.bases, intrinsics).render(k.kernel, names[i]!));
+    for (const name of intrinsics) {
+      const [op, suffix] = name.split('_') as [Intrinsic, string];
+      addIntrinsic(m, op, suffix === 'f32x4');
+    }
+    m.addFunction('run', binaryen.none, binaryen.none, [], m.block(null, names.map((n) => m.call(n, [], binaryen.none))));
+    m.addFunctionExport('run', 'run');
+    assert(m.validate(), 'binaryen rejected the generated module');
+    if (opts.optimize !== false) {
+      binaryen.setOptimizeLevel(3);
+      binaryen.setShrinkLevel(0);
+      m.optimize();
+    }
+    return { binary: m.emitBinary(), text: m.emitText() };
+  } finally {
+    m.dispose();
+  }
+}
+
+/** Render a whole program: every dispatch with its buffers bound to their planned offsets. */
+export function renderProgram(p: Program, opts: { optimize?: boolean } = {}): WasmOutput {
+  const byName = new Map(p.buffers.map((b) => [b.name, b]));
+  return renderModule(p.dispatches.map((d) => ({
+    kernel: d.kernel,
+    bases: new Map(d.kernel.params.map((param) => {
+      const b = byName.get(d.bind[param.name]!);
+      assert(b, `dispatch binds ${param.name} to unknown buffer ${d.bind[param.name]}`);
+      return [param.name, { offset: b.offset, elem: param.elem }];
+    })),
+  })), p.memory.total, opts);
+}

@@ -1,0 +1,102 @@
+/** `lutra compile` end to end: corpus models compile, their artifacts run and match the reference interpreter. */
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readDataDir, readTensor } from '../../src/frontends/onnx/testdata.js';
+import { run } from '../../src/interp/interpreter.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import { loadModel } from '../../src/load.js';
+import { type AnyArray, loadArtifact } from '../../src/runtime/executor.js';
+import { lutra, userError } from '../helpers/cli.js';
+import { CORPUS, HAS_SHARED } from '../helpers/shared.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'lutra-compile-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The first `rows` samples of a tensor along dim 0. */
+function head(t: Tensor, rows: number): Tensor {
+  const n = Math.min(rows, t.shape[0]!);
+  const per = t.size / t.shape[0]!;
+  return new Tensor(t.dtype, [n, ...t.shape.slice(1)], t.data.slice(0, n * per) as Tensor['data']);
+}
+
+const MODELS = [
+  { name: 'digits_mlp', data: 'eval' },
+  { name: 'digits_cnn', data: 'eval' },
+  { name: 'digits_vit', data: 'eval' },
+  { name: 'char_lm', data: 'eval' },
+  { name: 'public/mnist-8', data: 'data' },
+  { name: 'public/chessgpt', data: 'data' },
+];
+
+describe.skipIf(!HAS_SHARED)('corpus models compiled for wasm match the reference', () => {
+  it.each(MODELS)('$name', async ({ name, data }) => {
+    const dir = join(CORPUS, name);
+    const out = join(tmp, name.replace('/', '_'));
+    const r = await lutra('compile', join(dir, 'model.onnx'), '-o', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/kernels, weights .* peak activations/);
+    expect(readdirSync(out).sort()).toEqual(['index.d.ts', 'index.js', 'manifest.json', 'model.wasm', 'runtime.js', 'weights.bin']);
+    const model = loadModel(join(dir, 'model.onnx'));
+    const set = readDataDir(join(dir, data))[0]!;
+    const batched = model.graph.inputs.every((v) => typeof v.type.shape?.[0] === 'string');
+    const inputs = set.inputs.map((t) => (batched ? head(t, 3) : t));
+    const want = run(model.graph, inputs);
+    const m = await loadArtifact(out);
+    const got = await m.run(Object.fromEntries(m.inputNames.map((n, i) => [n, inputs[i]!.data as AnyArray])));
+    want.forEach((w, i) => {
+      const g = got[m.outputNames[i]!] as Float32Array;
+      expect(g.length).toBe(w.size);
+      let diff = 0;
+      let scale = 0;
+      for (let j = 0; j < w.size; j++) { diff = Math.max(diff, Math.abs(g[j]! - w.get(j))); scale = Math.max(scale, Math.abs(w.get(j))); }
+      expect(diff / scale).toBeLessThan(1e-4);
+    });
+  });
+
+  it('lutra run executes an artifact directory', async () => {
+    const art = join(tmp, 'digits_mlp');
+    const inputs = join(tmp, 'mlp-in');
+    const outputs = join(tmp, 'mlp-out');
+    const r0 = await lutra('compile', join(CORPUS, 'digits_mlp/model.onnx'), '-o', art);
+    expect(r0.code, r0.stderr).toBe(0);
+    const x = head(readDataDir(join(CORPUS, 'digits_mlp/eval'))[0]!.inputs[0]!, 4);
+    const { writeTensor } = await import('../../src/frontends/onnx/testdata.js');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(inputs, { recursive: true });
+    writeTensor(join(inputs, 'input_0.pb'), x, 'input');
+    const r = await lutra('run', art, '--inputs', inputs, '--outputs', outputs);
+    expect(r.code, r.stderr).toBe(0);
+    const y = readTensor(join(outputs, 'output_0.pb'));
+    expect(y.shape).toEqual([4, 10]);
+    const want = run(loadModel(join(CORPUS, 'digits_mlp/model.onnx')).graph, [x])[0]!;
+    for (let j = 0; j < y.size; j++) expect(Math.abs(y.get(j) - want.get(j))).toBeLessThan(1e-4 * 30);
+  });
+
+  it('an element type the backend lacks is one error line naming the value, and no directory is left', async () => {
+    const out = join(tmp, 'fp16');
+    await userError(/element type f16\[1,3,224,224\] of 'data_0' is not supported/, 'compile', join(CORPUS, 'public/squeezenet1.1-fp16/model.onnx'), '-o', out);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('an unbound symbolic dim asks for --dim, and an op without a rule names its node', async () => {
+    const model = join(CORPUS, 'public/silero-vad-v5/model.onnx');
+    await userError(/input 'input' has symbolic dim 'sequence': bind it with --dim sequence=<n>/, 'compile', model, '-o', join(tmp, 'vad'));
+    await userError(/onnx\.If "[^"]*": the wasm backend cannot lower onnx\.If: no lowering rule/, 'compile', model, '--dim', 'sequence=512', '-o', join(tmp, 'vad'));
+    expect(existsSync(join(tmp, 'vad'))).toBe(false);
+  });
+});
+
+describe('lutra compile usage errors', () => {
+  it('rejects an unavailable target', async () => {
+    await userError(/target 'webgpu' is not available \(available targets: wasm\)/, 'compile', 'x.onnx', '--target', 'webgpu', '-o', join(tmp, 'x'));
+  });
+  it('rejects --recipe until quantized lowering exists', async () => {
+    await userError(/quantized compilation .* is not implemented yet/, 'compile', 'x.onnx', '--recipe', 'w8a8', '--calib', 'c', '-o', join(tmp, 'x'));
+  });
+  it('names a missing model file', async () => {
+    await userError(/nope\.onnx: no such file/, 'compile', join(tmp, 'nope.onnx'), '-o', join(tmp, 'y'));
+    expect(existsSync(join(tmp, 'y'))).toBe(false);
+  });
+});

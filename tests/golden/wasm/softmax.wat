@@ -1,0 +1,375 @@
+(module
+ (type $0 (func (param f32) (result f32)))
+ (type $1 (func))
+ (memory $0 1 1)
+ (export "memory" (memory $0))
+ (export "run" (func $run))
+ (func $exp_f32 (param $0 f32) (result f32)
+  (local $1 f32)
+  (local.set $1
+   (f32.nearest
+    (f32.mul
+     (local.tee $0
+      (f32.max
+       (f32.min
+        (local.get $0)
+        (f32.const 88.37625885009766)
+       )
+       (f32.const -87.3365478515625)
+      )
+     )
+     (f32.const 1.4426950216293335)
+    )
+   )
+  )
+  (f32.mul
+   (f32.add
+    (f32.mul
+     (f32.add
+      (f32.mul
+       (f32.add
+        (f32.mul
+         (f32.add
+          (f32.mul
+           (f32.add
+            (f32.mul
+             (f32.add
+              (f32.mul
+               (local.tee $0
+                (f32.sub
+                 (f32.sub
+                  (local.get $0)
+                  (f32.mul
+                   (local.get $1)
+                   (f32.const 0.693359375)
+                  )
+                 )
+                 (f32.mul
+                  (local.get $1)
+                  (f32.const -2.1219444170128554e-04)
+                 )
+                )
+               )
+               (f32.const 1.3888889225199819e-03)
+              )
+              (f32.const 0.008333333767950535)
+             )
+             (local.get $0)
+            )
+            (f32.const 0.0416666679084301)
+           )
+           (local.get $0)
+          )
+          (f32.const 0.1666666716337204)
+         )
+         (local.get $0)
+        )
+        (f32.const 0.5)
+       )
+       (local.get $0)
+      )
+      (f32.const 1)
+     )
+     (local.get $0)
+    )
+    (f32.const 1)
+   )
+   (f32.reinterpret_i32
+    (i32.shl
+     (i32.add
+      (i32.trunc_sat_f32_s
+       (local.get $1)
+      )
+      (i32.const 127)
+     )
+     (i32.const 23)
+    )
+   )
+  )
+ )
+ (func $run
+  (local $0 i32)
+  (local $1 v128)
+  (local $2 i32)
+  (local $3 f32)
+  (local $4 f32)
+  (local $5 i32)
+  (local $6 v128)
+  (local $7 i32)
+  (loop $L0
+   (local.set $7
+    (i32.const 0)
+   )
+   (loop $L1
+    (local.set $4
+     (f32.const -inf)
+    )
+    (local.set $0
+     (i32.const 0)
+    )
+    (loop $L2
+     (local.set $4
+      (f32.max
+       (local.get $4)
+       (f32.load
+        (i32.shl
+         (i32.add
+          (i32.mul
+           (local.get $2)
+           (i32.const 7)
+          )
+          (local.get $0)
+         )
+         (i32.const 2)
+        )
+       )
+      )
+     )
+     (br_if $L2
+      (i32.lt_s
+       (local.tee $0
+        (i32.add
+         (local.get $0)
+         (i32.const 1)
+        )
+       )
+       (i32.const 7)
+      )
+     )
+    )
+    (local.set $3
+     (f32.const 0)
+    )
+    (local.set $0
+     (i32.const 0)
+    )
+    (loop $L3
+     (local.set $3
+      (f32.add
+       (local.get $3)
+       (call $exp_f32
+        (f32.sub
+         (f32.load
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $2)
+             (i32.const 7)
+            )
+            (local.get $0)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $4)
+        )
+       )
+      )
+     )
+     (br_if $L3
+      (i32.lt_s
+       (local.tee $0
+        (i32.add
+         (local.get $0)
+         (i32.const 1)
+        )
+       )
+       (i32.const 7)
+      )
+     )
+    )
+    (local.set $3
+     (f32.div
+      (f32.const 1)
+      (local.get $3)
+     )
+    )
+    (local.set $0
+     (i32.const 0)
+    )
+    (loop $L4
+     (v128.store offset=64 align=4
+      (local.tee $5
+       (i32.shl
+        (i32.add
+         (i32.mul
+          (local.get $2)
+          (i32.const 7)
+         )
+         (local.get $0)
+        )
+        (i32.const 2)
+       )
+      )
+      (block (result v128)
+       (local.set $6
+        (f32x4.nearest
+         (f32x4.mul
+          (local.tee $1
+           (f32x4.max
+            (f32x4.min
+             (f32x4.sub
+              (v128.load align=4
+               (local.get $5)
+              )
+              (f32x4.splat
+               (local.get $4)
+              )
+             )
+             (v128.const i32x4 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5)
+            )
+            (v128.const i32x4 0xc2aeac50 0xc2aeac50 0xc2aeac50 0xc2aeac50)
+           )
+          )
+          (v128.const i32x4 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b)
+         )
+        )
+       )
+       (f32x4.mul
+        (f32x4.mul
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.add
+            (f32x4.mul
+             (f32x4.add
+              (f32x4.mul
+               (f32x4.add
+                (f32x4.mul
+                 (f32x4.add
+                  (f32x4.mul
+                   (f32x4.add
+                    (f32x4.mul
+                     (v128.const i32x4 0x3ab60b61 0x3ab60b61 0x3ab60b61 0x3ab60b61)
+                     (local.tee $1
+                      (f32x4.sub
+                       (f32x4.sub
+                        (local.get $1)
+                        (f32x4.mul
+                         (local.get $6)
+                         (v128.const i32x4 0x3f318000 0x3f318000 0x3f318000 0x3f318000)
+                        )
+                       )
+                       (f32x4.mul
+                        (local.get $6)
+                        (v128.const i32x4 0xb95e8083 0xb95e8083 0xb95e8083 0xb95e8083)
+                       )
+                      )
+                     )
+                    )
+                    (v128.const i32x4 0x3c088889 0x3c088889 0x3c088889 0x3c088889)
+                   )
+                   (local.get $1)
+                  )
+                  (v128.const i32x4 0x3d2aaaab 0x3d2aaaab 0x3d2aaaab 0x3d2aaaab)
+                 )
+                 (local.get $1)
+                )
+                (v128.const i32x4 0x3e2aaaab 0x3e2aaaab 0x3e2aaaab 0x3e2aaaab)
+               )
+               (local.get $1)
+              )
+              (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)
+             )
+             (local.get $1)
+            )
+            (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
+           )
+           (local.get $1)
+          )
+          (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
+         )
+         (i32x4.shl
+          (i32x4.add
+           (i32x4.trunc_sat_f32x4_s
+            (local.get $6)
+           )
+           (v128.const i32x4 0x0000007f 0x0000007f 0x0000007f 0x0000007f)
+          )
+          (i32.const 23)
+         )
+        )
+        (f32x4.splat
+         (local.get $3)
+        )
+       )
+      )
+     )
+     (br_if $L4
+      (i32.lt_s
+       (local.tee $0
+        (i32.add
+         (local.get $0)
+         (i32.const 4)
+        )
+       )
+       (i32.const 4)
+      )
+     )
+    )
+    (local.set $0
+     (i32.const 4)
+    )
+    (loop $L5
+     (f32.store offset=64
+      (local.tee $5
+       (i32.shl
+        (i32.add
+         (i32.mul
+          (local.get $2)
+          (i32.const 7)
+         )
+         (local.get $0)
+        )
+        (i32.const 2)
+       )
+      )
+      (f32.mul
+       (call $exp_f32
+        (f32.sub
+         (f32.load
+          (local.get $5)
+         )
+         (local.get $4)
+        )
+       )
+       (local.get $3)
+      )
+     )
+     (br_if $L5
+      (i32.lt_s
+       (local.tee $0
+        (i32.add
+         (local.get $0)
+         (i32.const 1)
+        )
+       )
+       (i32.const 7)
+      )
+     )
+    )
+    (br_if $L1
+     (i32.le_s
+      (local.tee $7
+       (i32.add
+        (local.get $7)
+        (i32.const 1)
+       )
+      )
+      (i32.const 0)
+     )
+    )
+   )
+   (br_if $L0
+    (i32.lt_s
+     (local.tee $2
+      (i32.add
+       (local.get $2)
+       (i32.const 1)
+      )
+     )
+     (i32.const 2)
+    )
+   )
+  )
+ )
+)
