@@ -15,4 +15,6 @@ import './os-plus.js';
 import './awq.js';
 import './repq-softmax.js';
 import './repq-ln.js';
+import './channel-permute.js';
+import './outlier-tune.js';
 export * from './manager.js';

@@ -145,7 +145,7 @@ export const quantize: Command = {
   summary: 'Quantize a model with a recipe and calibration data; write QDQ ONNX (or text IR).',
   args: ['model.onnx|.lir'],
   options: {
-    recipe: { type: 'string', value: 'name|recipe.json', required: true, help: 'built-in recipe (w8a8, w8a8-smoothquant, w8a8-osplus, w8a8-llmint8, w8a8-dynamic, w8a16, w4a16, w4a16-awq, w4a8, w4a4-repq, fp8) or a recipe JSON file' },
+    recipe: { type: 'string', value: 'name|recipe.json', required: true, help: 'built-in recipe (w8a8, w8a8-smoothquant, w8a8-osplus, w8a8-outliertune, w8a8-llmint8, w8a8-dynamic, w8a16, w4a16, w4a16-awq, w4a8, w4a4-repq, w6a6, w6a6-repq, w3a16, w3a16-awq, fp8) or a recipe JSON file' },
     calib: { type: 'string', value: 'dir', help: 'calibration data: test_data_set_<n>/input_<i>.pb, input_<i>.pb or .npy (needed for static activations and GPTQ)' },
     output: { type: 'string', short: 'o', value: 'out.onnx|.lir', required: true, help: 'where the quantized model goes (written atomically)' },
     samples: { type: 'string', value: 'n', help: 'use at most n calibration samples (rows of the batch dimension)' },

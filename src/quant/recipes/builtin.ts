@@ -106,6 +106,14 @@ const w8a8OsPlus = {
   passes: 'os-plus',
 };
 
+/** OutlierTune: per-channel activation scales and shifts pre-executed into the norms and weights, then w8a8. */
+const w8a8OutlierTune = {
+  ...w8a8,
+  name: 'w8a8-outliertune',
+  description: 'OutlierTune (every channel shifted and scaled to one amplitude, folded into norms and weights) then w8a8',
+  passes: 'outlier-tune',
+};
+
 /** AWQ activation-aware scales, then int4 group-128 weights with per-group clip search. */
 const w4a16Awq = {
   ...w4a16,
@@ -171,6 +179,7 @@ export const BUILTIN_RECIPES: Readonly<Record<string, unknown>> = {
   'w8a8-llmint8': w8a8LlmInt8,
   'w8a8-smoothquant': w8a8SmoothQuant,
   'w8a8-osplus': w8a8OsPlus,
+  'w8a8-outliertune': w8a8OutlierTune,
   'w8a8-dynamic': w8a8Dynamic,
   w8a16,
   w4a16,

@@ -35,7 +35,7 @@ describe('recipe validation', () => {
 
   it('has the documented built-ins, and their pass pipelines name registered passes', () => {
     const names = builtinRecipeNames();
-    expect(names).toEqual(['w8a8', 'w8a8-llmint8', 'w8a8-smoothquant', 'w8a8-osplus', 'w8a8-dynamic', 'w8a16', 'w4a16', 'w4a16-awq', 'w4a8', 'w4a4-repq', 'w6a6', 'w6a6-repq', 'w3a16', 'w3a16-awq', 'fp8']);
+    expect(names).toEqual(['w8a8', 'w8a8-llmint8', 'w8a8-smoothquant', 'w8a8-osplus', 'w8a8-outliertune', 'w8a8-dynamic', 'w8a16', 'w4a16', 'w4a16-awq', 'w4a8', 'w4a4-repq', 'w6a6', 'w6a6-repq', 'w3a16', 'w3a16-awq', 'fp8']);
     const doc = readFileSync(join(ROOT, 'docs/recipes.md'), 'utf8');
     for (const n of names) {
       expect(doc).toContain(`| \`${n}\` |`);
@@ -79,7 +79,7 @@ describe('recipe validation', () => {
   it('lists the built-ins for an unknown recipe name', () => {
     const e = errorOf(() => loadRecipe('w9a9'));
     expect(e.code).toBe('usage');
-    expect(e.message).toContain("unknown recipe 'w9a9' (built-in recipes: w8a8, w8a8-llmint8, w8a8-smoothquant, w8a8-osplus, w8a8-dynamic, w8a16, w4a16, w4a16-awq, w4a8, w4a4-repq, w6a6, w6a6-repq, w3a16, w3a16-awq, fp8;");
+    expect(e.message).toContain("unknown recipe 'w9a9' (built-in recipes: w8a8, w8a8-llmint8, w8a8-smoothquant, w8a8-osplus, w8a8-outliertune, w8a8-dynamic, w8a16, w4a16, w4a16-awq, w4a8, w4a4-repq, w6a6, w6a6-repq, w3a16, w3a16-awq, fp8;");
   });
 
   it('loads a recipe file, names it after the file, and reports bad JSON and missing files', () => {

@@ -1,0 +1,169 @@
+/**
+ * @fileoverview `outlier-tune`: OutlierTune (techniques §6). Per-channel activation quantization
+ * scales are "pre-executed" into the next layer's weight rows, after a symmetrising shift. At each
+ * migration site X (an activation read only by linear layers, src/quant/migrate.ts):
+ *
+ *   z_j = (max_j + min_j) / 2,   a_j = max|X_j − z_j|,   ā = median (or mean, max) of the a_j > 0,
+ *   s_j = a_j / ā  (s_j = 1 where a_j = 0),   X̃ = (X − z) ⊘ s
+ *
+ * folded into the producer (LayerNorm γ' = γ ⊘ s, β' = (β − z) ⊘ s) and undone by the consumers
+ * (W' = diag(s)·W, b' = b + z·W) by migrateSite. Every live channel of X̃ spans [−ā, ā] on the
+ * calibration data, so one per-tensor symmetric step Δ = ā / qmax on X̃ is the per-channel step
+ * Δ_j = a_j / qmax on X − z: Δ·round(X̃_j / Δ)·s_j = Δ_j·round((X_j − z_j) / Δ_j). The per-channel
+ * activation quantizer then costs nothing at run time; its price is paid by the weight quantizer,
+ * which sees rows scaled by s. So per site the consumers' w8a8 quantized-output error is measured
+ * before and after, and a site whose error would grow is left as is (unless force=true).
+ */
+import { constantOf } from '../ir/builder.js';
+import { fail } from '../ir/diagnostics.js';
+import type { Value } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
+import { type Absorber, type MigrationSite, findSites, migrateSite, migratedLayerError, refreshSite, siteData } from '../quant/migrate.js';
+import type { ChannelStats } from '../quant/observers.js';
+import type { QuantScheme } from '../quant/quantizer.js';
+import { definePass, registerPass } from './manager.js';
+
+/** The w8a8 layout the before / after error is measured in (as os-plus). */
+const WEIGHT_SCHEME: QuantScheme = { format: 'int8', symmetric: true, granularity: 'channel', axis: 1 };
+const ACT_SCHEME: QuantScheme = { format: 'uint8', symmetric: false, granularity: 'tensor' };
+
+/** How the per-tensor target amplitude ā is taken from the channel amplitudes. */
+export type OutlierTuneTarget = 'median' | 'mean' | 'max';
+const TARGETS: readonly OutlierTuneTarget[] = ['median', 'mean', 'max'];
+
+/** One site's OutlierTune parameters. */
+export interface OutlierTuneParams {
+  /** Per-channel scale s_j = a_j / ā (1 for dead channels). */
+  s: Float64Array;
+  /** Per-channel shift z_j = (max_j + min_j) / 2; undefined without a shift. */
+  z?: Float64Array;
+  /** Channel amplitudes a_j = max|X_j − z_j|. */
+  amplitude: Float64Array;
+  /** The common amplitude ā of every live channel of X̃. */
+  target: number;
+  /** Channels with a_j = 0 (constant): they keep s_j = 1. */
+  dead: number;
+}
+
+function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** s, z and ā of a site from its per-channel statistics; undefined when every channel is constant. */
+export function outlierTuneParams(st: Pick<ChannelStats, 'min' | 'max' | 'absMax'>, shift: boolean, target: OutlierTuneTarget): OutlierTuneParams | undefined {
+  const z = shift ? st.max.map((mx, j) => (mx + st.min[j]!) / 2) : undefined;
+  const amplitude = z ? st.max.map((mx, j) => Math.max(mx - z[j]!, z[j]! - st.min[j]!)) : Float64Array.from(st.absMax);
+  const live = [...amplitude].filter((a) => a > 0 && Number.isFinite(a));
+  if (live.length === 0) return undefined;
+  const abar = target === 'max' ? Math.max(...live) : target === 'mean' ? live.reduce((a, b) => a + b, 0) / live.length : median(live);
+  const s = amplitude.map((a) => (a > 0 && Number.isFinite(a) ? a / abar : 1));
+  return { s, z, amplitude, target: abar, dead: amplitude.length - live.length };
+}
+
+/** Whether migrateSite needs an explicit Sub for the shift: the producer has no β (RMSNorm, a Mul by γ without an Add). Copied from os-plus. */
+function shiftNeedsSub(a: Absorber): boolean {
+  return (a.kind === 'norm' && a.node.op === 'onnx.RMSNormalization') || (a.kind === 'affine' && !a.add);
+}
+
+/** The summed relative w8a8 quantized-output error of a site's consumers for scale s and shift z. */
+function siteError(site: MigrationSite, x: Tensor, s: Float64Array, z: Float64Array | undefined): number {
+  let e = 0;
+  for (const c of site.consumers) e += migratedLayerError(x, constantOf(site.graph, c.weight)!, c.kAxis, s, z, ACT_SCHEME, WEIGHT_SCHEME);
+  return e;
+}
+
+/** Where the site's scale goes, for the log. */
+function absorbedBy(site: MigrationSite): string {
+  const a = site.absorber;
+  const by = a.kind === 'norm' ? `absorbed by ${a.node.describe()}` : a.kind === 'affine' ? `absorbed by ${a.mul.describe()}`
+    : a.kind === 'linear' ? `absorbed by ${a.linear.node.describe()}` : 'explicit Sub / Mul';
+  return by + (site.through.length ? ` through ${site.through.map((n) => n.describe()).join(', ')}` : '');
+}
+
+const fmt = (e: number): string => e.toExponential(2);
+
+export const outlierTune = definePass({
+  name: 'outlier-tune',
+  summary: 'OutlierTune: per-channel activation scales pre-executed into the next weight rows, after a symmetrising shift',
+  description: `%y = LayerNormalization(%x, %γ, %β); %o = Add(MatMul(%y, %w), %b)
+→ %y = LayerNormalization(%x, %γ_migrated = γ⊘s, %β_migrated = (β−z)⊘s); %o = Add(MatMul(%y, %w_migrated = diag(s)·w), %b_shifted = b + z·w),
+with z_j = (max_j + min_j)/2 and s_j = max|X_j − z_j| / ā: every channel of the new %y spans [−ā, ā], so per-tensor
+quantization of it is per-channel quantization of X − z. A site whose consumers' w8a8 error grows is left as is.`,
+  options: {
+    calib: { type: 'string', default: '', doc: 'calibration data directory (default: the run\'s --calib)' },
+    samples: { type: 'number', default: 0, doc: 'use at most this many calibration samples (0 = the run\'s, or all)' },
+    shift: { type: 'boolean', default: true, doc: 'centre each channel (z = (max + min)/2) before scaling' },
+    target: { type: 'string', default: 'median', doc: 'the common amplitude ā of the channels: median, mean or max of the channel amplitudes' },
+    explicit: { type: 'boolean', default: false, doc: 'give sites (and shifts) no producer can absorb an explicit Sub / Mul instead of skipping them' },
+    force: { type: 'boolean', default: false, doc: 'migrate a site even when its consumers\' w8a8 error gets worse' },
+  },
+  run(model, o, ctx) {
+    const calib = o.calib || ctx.calib;
+    if (!calib) fail('usage', 'outlier-tune measures activations: give calib=<dir>, or run it inside a recipe with --calib');
+    if (!(TARGETS as readonly string[]).includes(o.target)) fail('usage', `outlier-tune: target must be one of ${TARGETS.join(', ')}, got '${o.target}'`);
+    const target = o.target as OutlierTuneTarget;
+    const g = model.graph;
+    const log = (line: string) => ctx.log(`outlier-tune: ${line}`);
+    const skipped: string[] = [];
+    const sites: MigrationSite[] = [];
+    // linear inputs that are no sites (activation × activation MatMuls, …): counted, traced
+    let notSites = 0;
+    const notSite = (x: Value, why: string) => { notSites++; ctx.trace?.(`%${x.name} is no site: ${why}`); };
+    for (const site of findSites(g, notSite)) {
+      if (site.absorber.kind === 'explicit' && !o.explicit) {
+        skipped.push(`%${site.x.name}: no producer absorbs a scale (${site.x.producer?.describe() ?? 'graph input'}; explicit=true inserts Sub / Mul)`);
+        continue;
+      }
+      sites.push(site);
+    }
+    const samples = o.samples > 0 ? o.samples : ctx.samples;
+    const { stats, samples: rows } = siteData(g, sites.map((s) => s.x), calib, { maxSamples: samples });
+    let migrated = 0;
+    let unchanged = 0;
+    let sumBefore = 0;
+    let sumAfter = 0;
+    // downstream first (as os-plus): a linear that absorbs one site is a consumer of the site
+    // before it, and scaling its weight rows afterwards keeps both migrations exact
+    const lines = new Map<MigrationSite, string>();
+    for (const site of [...sites].reverse()) {
+      const note = (line: string) => lines.set(site, line);
+      const st = stats.get(site.x);
+      const x = rows.get(site.x);
+      const name = `%${site.x.name}`;
+      if (!st || !x) { skipped.push(`${name}: never computed on the calibration data`); continue; }
+      refreshSite(site);
+      const noSub = !o.explicit && shiftNeedsSub(site.absorber);
+      const p = outlierTuneParams(st, o.shift && !noSub, target);
+      const consumers = site.consumers.map((c) => c.node.describe()).join(', ');
+      const noShift = o.shift && noSub ? ' (no shift: the producer has no bias; explicit=true adds a Sub)' : '';
+      if (!p) {
+        note(`${name} → ${consumers}: left as is, every channel is constant on the calibration data`);
+        unchanged++;
+        continue;
+      }
+      const before = siteError(site, x, new Float64Array(site.k).fill(1), undefined);
+      const after = siteError(site, x, p.s, p.z);
+      const what = `ā = ${p.target.toPrecision(4)} (${target}), s in [${Math.min(...p.s).toPrecision(3)}, ${Math.max(...p.s).toPrecision(3)}]`
+        + `${p.dead ? `, ${p.dead} constant channel${p.dead > 1 ? 's' : ''} kept` : ''}${p.z ? ', shifted' : ''}`;
+      if (!(after < before) && !o.force) {
+        note(`${name} → ${consumers}: left as is, migrating (${what}) would raise the error ${fmt(before)} → ${fmt(after)} (force=true migrates anyway)${noShift}`);
+        unchanged++;
+        continue;
+      }
+      const how = migrateSite(site, p.s, p.z);
+      const sub = how === 'explicit' && site.absorber.kind !== 'explicit' ? ', shift by an explicit Sub' : '';
+      note(`${name} → ${consumers}: ${what}, ${absorbedBy(site)}${sub}; error ${fmt(before)} → ${fmt(after)}${noShift}`);
+      migrated++;
+      sumBefore += before;
+      sumAfter += after;
+    }
+    for (const site of sites) if (lines.has(site)) log(lines.get(site)!);
+    for (const s of skipped) log(`skipped ${s}`);
+    log(`${migrated} sites migrated, ${unchanged} left as is, ${skipped.length} skipped; ${notSites} other linear inputs are no sites (--trace lists them)`
+      + (migrated ? `; summed consumer error ${fmt(sumBefore)} → ${fmt(sumAfter)}` : ''));
+  },
+});
+
+registerPass(outlierTune);
