@@ -120,6 +120,8 @@ export function channelPreserving(n: Node): boolean {
   const rank = inShape.length;
   switch (n.op) {
     case 'onnx.Identity':
+    case 'onnx.Squeeze':
+    case 'onnx.Unsqueeze':
     case 'onnx.Reshape': // row-major: equal last dims keep the flat index mod K
       return true;
     case 'onnx.Transpose': {
