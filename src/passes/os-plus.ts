@@ -11,22 +11,12 @@
  * consumers (w8a8: int8 per-channel symmetric weights, uint8 per-tensor activations), so that
  * the activation and weight quantizers share the burden; of near-ties the largest t wins.
  */
-import { constantOf } from '../ir/builder.js';
 import { fail } from '../ir/diagnostics.js';
-import type { Value } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { type Absorber, type MigrationSite, findSites, migrateSite, migratedLayerError, refreshSite, siteData } from '../quant/migrate.js';
-import type { QuantScheme } from '../quant/quantizer.js';
+import { type MigrationSite, absorbedBy, migrateSite, refreshSite, shiftNeedsSub, shiftScaleSites, siteData, siteW8A8Error } from '../quant/migrate.js';
 import { definePass, registerPass } from './manager.js';
 
-/** The w8a8 layout the threshold search measures against. */
-const WEIGHT_SCHEME: QuantScheme = { format: 'int8', symmetric: true, granularity: 'channel', axis: 1 };
-const ACT_SCHEME: QuantScheme = { format: 'uint8', symmetric: false, granularity: 'tensor' };
 
-/** Whether migrateSite needs an explicit Sub for the shift: the producer has no β (RMSNorm, a Mul by γ without an Add). */
-function shiftNeedsSub(a: Absorber): boolean {
-  return (a.kind === 'norm' && a.node.op === 'onnx.RMSNormalization') || (a.kind === 'affine' && !a.add);
-}
 
 /** Up to `grid` thresholds: the shifted channel maxima at ranks spaced geometrically from the largest (outliers are few). */
 function thresholdCandidates(m: Float64Array, grid: number): number[] {
@@ -38,12 +28,6 @@ function thresholdCandidates(m: Float64Array, grid: number): number[] {
   return [...new Set([...ranks].sort((a, b) => a - b).map((r) => sorted[r]!))];
 }
 
-/** The summed relative quantized-output error of a site's consumers for scale s and shift z. */
-function siteError(site: MigrationSite, x: Tensor, s: Float64Array, z: Float64Array | undefined): number {
-  let e = 0;
-  for (const c of site.consumers) e += migratedLayerError(x, constantOf(site.graph, c.weight)!, c.kAxis, s, z, ACT_SCHEME, WEIGHT_SCHEME);
-  return e;
-}
 
 /**
  * Errors within this factor of the minimum count as ties. Below the outliers the error is flat
@@ -57,7 +41,7 @@ function searchThreshold(site: MigrationSite, x: Tensor, m: Float64Array, z: Flo
 { t: number; s: Float64Array; error: number } | undefined {
   const tried = thresholdCandidates(m, grid).map((t) => {
     const s = m.map((v) => Math.max(1, v / t));
-    return { t, s, error: siteError(site, x, s, z) };
+    return { t, s, error: siteW8A8Error(site, x, s, z) };
   });
   const min = Math.min(...tried.map((c) => c.error));
   return tried.find((c) => c.error <= min * TIE);
@@ -84,18 +68,7 @@ with z_j = (max_j + min_j)/2 and s_j = max(1, max|X_j − z_j| / t), t searched 
     if (!(o.grid >= 1)) fail('usage', `os-plus: grid must be at least 1, got ${o.grid}`);
     const g = model.graph;
     const log = (line: string) => ctx.log(`os-plus: ${line}`);
-    const skipped: string[] = [];
-    const sites: MigrationSite[] = [];
-    // linear inputs that are no sites (activation × activation MatMuls, …): counted, traced
-    let notSites = 0;
-    const notSite = (x: Value, why: string) => { notSites++; ctx.trace?.(`%${x.name} is no site: ${why}`); };
-    for (const site of findSites(g, notSite)) {
-      if (site.absorber.kind === 'explicit' && !o.explicit) {
-        skipped.push(`%${site.x.name}: no producer absorbs a scale (${site.x.producer?.describe() ?? 'graph input'}; explicit=true inserts Sub / Mul)`);
-        continue;
-      }
-      sites.push(site);
-    }
+    const { sites, skipped, notSites } = shiftScaleSites(g, o.explicit, ctx.trace);
     const samples = o.samples > 0 ? o.samples : ctx.samples;
     const values = sites.map((s) => s.x);
     const { stats, samples: rows } = siteData(g, values, calib, { maxSamples: samples });
@@ -116,7 +89,7 @@ with z_j = (max_j + min_j)/2 and s_j = max(1, max|X_j − z_j| / t), t searched 
       const noSub = !o.explicit && shiftNeedsSub(site.absorber);
       const z = o.shift && !noSub ? st.max.map((mx, j) => (mx + st.min[j]!) / 2) : undefined;
       const m = z ? st.max.map((mx, j) => Math.max(mx - z[j]!, z[j]! - st.min[j]!)) : st.absMax;
-      const before = siteError(site, x, new Float64Array(site.k).fill(1), undefined);
+      const before = siteW8A8Error(site, x, new Float64Array(site.k).fill(1), undefined);
       const best = searchThreshold(site, x, m, z, o.grid);
       const consumers = site.consumers.map((c) => c.node.describe()).join(', ');
       const note = o.shift && noSub ? ' (no shift: the producer has no bias; explicit=true adds a Sub)' : '';
@@ -127,13 +100,9 @@ with z_j = (max_j + min_j)/2 and s_j = max(1, max|X_j − z_j| / t), t searched 
       }
       const scaled = best.s.reduce((c, v) => c + (v > 1 ? 1 : 0), 0);
       const how = migrateSite(site, best.s, z);
-      const a = site.absorber;
-      const by = a.kind === 'norm' ? `absorbed by ${a.node.describe()}` : a.kind === 'affine' ? `absorbed by ${a.mul.describe()}`
-        : a.kind === 'linear' ? `absorbed by ${a.linear.node.describe()}` : 'explicit Sub / Mul';
-      const via = site.through.length ? ` through ${site.through.map((n) => n.describe()).join(', ')}` : '';
-      const sub = how === 'explicit' && a.kind !== 'explicit' ? ', shift by an explicit Sub' : '';
+      const sub = how === 'explicit' && site.absorber.kind !== 'explicit' ? ', shift by an explicit Sub' : '';
       log(`${name} → ${consumers}: t = ${best.t.toPrecision(4)}, ${scaled} of ${site.k} channels scaled${z ? ', shifted' : ''}, `
-        + `${by}${via}${sub}; error ${fmt(before)} → ${fmt(best.error)}${note}`);
+        + `${absorbedBy(site)}${sub}; error ${fmt(before)} → ${fmt(best.error)}${note}`);
       migrated++;
       sumBefore += before;
       sumAfter += best.error;

@@ -14,18 +14,11 @@
  * which sees rows scaled by s. So per site the consumers' w8a8 quantized-output error is measured
  * before and after, and a site whose error would grow is left as is (unless force=true).
  */
-import { constantOf } from '../ir/builder.js';
 import { fail } from '../ir/diagnostics.js';
-import type { Value } from '../ir/graph.js';
-import type { Tensor } from '../ir/tensor.js';
-import { type Absorber, type MigrationSite, findSites, migrateSite, migratedLayerError, refreshSite, siteData } from '../quant/migrate.js';
+import { type MigrationSite, absorbedBy, migrateSite, refreshSite, shiftNeedsSub, shiftScaleSites, siteData, siteW8A8Error } from '../quant/migrate.js';
 import type { ChannelStats } from '../quant/observers.js';
-import type { QuantScheme } from '../quant/quantizer.js';
 import { definePass, registerPass } from './manager.js';
 
-/** The w8a8 layout the before / after error is measured in (as os-plus). */
-const WEIGHT_SCHEME: QuantScheme = { format: 'int8', symmetric: true, granularity: 'channel', axis: 1 };
-const ACT_SCHEME: QuantScheme = { format: 'uint8', symmetric: false, granularity: 'tensor' };
 
 /** How the per-tensor target amplitude ā is taken from the channel amplitudes. */
 export type OutlierTuneTarget = 'median' | 'mean' | 'max';
@@ -62,25 +55,8 @@ export function outlierTuneParams(st: Pick<ChannelStats, 'min' | 'max' | 'absMax
   return { s, z, amplitude, target: abar, dead: amplitude.length - live.length };
 }
 
-/** Whether migrateSite needs an explicit Sub for the shift: the producer has no β (RMSNorm, a Mul by γ without an Add). Copied from os-plus. */
-function shiftNeedsSub(a: Absorber): boolean {
-  return (a.kind === 'norm' && a.node.op === 'onnx.RMSNormalization') || (a.kind === 'affine' && !a.add);
-}
 
-/** The summed relative w8a8 quantized-output error of a site's consumers for scale s and shift z. */
-function siteError(site: MigrationSite, x: Tensor, s: Float64Array, z: Float64Array | undefined): number {
-  let e = 0;
-  for (const c of site.consumers) e += migratedLayerError(x, constantOf(site.graph, c.weight)!, c.kAxis, s, z, ACT_SCHEME, WEIGHT_SCHEME);
-  return e;
-}
 
-/** Where the site's scale goes, for the log. */
-function absorbedBy(site: MigrationSite): string {
-  const a = site.absorber;
-  const by = a.kind === 'norm' ? `absorbed by ${a.node.describe()}` : a.kind === 'affine' ? `absorbed by ${a.mul.describe()}`
-    : a.kind === 'linear' ? `absorbed by ${a.linear.node.describe()}` : 'explicit Sub / Mul';
-  return by + (site.through.length ? ` through ${site.through.map((n) => n.describe()).join(', ')}` : '');
-}
 
 const fmt = (e: number): string => e.toExponential(2);
 
@@ -106,18 +82,7 @@ quantization of it is per-channel quantization of X − z. A site whose consumer
     const target = o.target as OutlierTuneTarget;
     const g = model.graph;
     const log = (line: string) => ctx.log(`outlier-tune: ${line}`);
-    const skipped: string[] = [];
-    const sites: MigrationSite[] = [];
-    // linear inputs that are no sites (activation × activation MatMuls, …): counted, traced
-    let notSites = 0;
-    const notSite = (x: Value, why: string) => { notSites++; ctx.trace?.(`%${x.name} is no site: ${why}`); };
-    for (const site of findSites(g, notSite)) {
-      if (site.absorber.kind === 'explicit' && !o.explicit) {
-        skipped.push(`%${site.x.name}: no producer absorbs a scale (${site.x.producer?.describe() ?? 'graph input'}; explicit=true inserts Sub / Mul)`);
-        continue;
-      }
-      sites.push(site);
-    }
+    const { sites, skipped, notSites } = shiftScaleSites(g, o.explicit, ctx.trace);
     const samples = o.samples > 0 ? o.samples : ctx.samples;
     const { stats, samples: rows } = siteData(g, sites.map((s) => s.x), calib, { maxSamples: samples });
     let migrated = 0;
@@ -143,8 +108,8 @@ quantization of it is per-channel quantization of X − z. A site whose consumer
         unchanged++;
         continue;
       }
-      const before = siteError(site, x, new Float64Array(site.k).fill(1), undefined);
-      const after = siteError(site, x, p.s, p.z);
+      const before = siteW8A8Error(site, x, new Float64Array(site.k).fill(1), undefined);
+      const after = siteW8A8Error(site, x, p.s, p.z);
       const what = `ā = ${p.target.toPrecision(4)} (${target}), s in [${Math.min(...p.s).toPrecision(3)}, ${Math.max(...p.s).toPrecision(3)}]`
         + `${p.dead ? `, ${p.dead} constant channel${p.dead > 1 ? 's' : ''} kept` : ''}${p.z ? ', shifted' : ''}`;
       if (!(after < before) && !o.force) {

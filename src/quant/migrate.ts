@@ -526,6 +526,50 @@ function floatLayer(x: Tensor, w: Tensor, kAxis: number): FloatLayer {
   return layer;
 }
 
+/** The w8a8 layout (int8 per-channel weights, uint8 per-tensor activations) the shift-and-scale passes measure in. */
+const W8A8_WEIGHTS: QuantScheme = { format: 'int8', symmetric: true, granularity: 'channel', axis: 1 };
+const W8A8_ACTS: QuantScheme = { format: 'uint8', symmetric: false, granularity: 'tensor' };
+
+/** The summed relative w8a8 quantized-output error of a site's consumers for scale s and shift z. */
+export function siteW8A8Error(site: MigrationSite, x: Tensor, s: Float64Array, z: Float64Array | undefined): number {
+  let e = 0;
+  for (const c of site.consumers) e += migratedLayerError(x, constantOf(site.graph, c.weight)!, c.kAxis, s, z, W8A8_ACTS, W8A8_WEIGHTS);
+  return e;
+}
+
+/** Whether migrateSite needs an explicit Sub for a shift: the producer has no β (RMSNorm, a Mul by γ without an Add). */
+export function shiftNeedsSub(a: Absorber): boolean {
+  return (a.kind === 'norm' && a.node.op === 'onnx.RMSNormalization') || (a.kind === 'affine' && !a.add);
+}
+
+/** Where a site's scale goes, for pass logs. */
+export function absorbedBy(site: MigrationSite): string {
+  const a = site.absorber;
+  const by = a.kind === 'norm' ? `absorbed by ${a.node.describe()}` : a.kind === 'affine' ? `absorbed by ${a.mul.describe()}`
+    : a.kind === 'linear' ? `absorbed by ${a.linear.node.describe()}` : 'explicit Sub / Mul';
+  return by + (site.through.length ? ` through ${site.through.map((n) => n.describe()).join(', ')}` : '');
+}
+
+/**
+ * The sites a shift-and-scale pass (os-plus, outlier-tune) works on: those a producer absorbs,
+ * plus with `explicit` the others (they get an explicit Sub / Mul); `skipped` says why the rest
+ * were left, `notSites` counts the linear inputs that are no sites at all (each one traced).
+ */
+export function shiftScaleSites(g: Graph, explicit: boolean, trace?: (line: string) => void):
+{ sites: MigrationSite[]; skipped: string[]; notSites: number } {
+  const sites: MigrationSite[] = [];
+  const skipped: string[] = [];
+  let notSites = 0;
+  for (const site of findSites(g, (x, why) => { notSites++; trace?.(`%${x.name} is no site: ${why}`); })) {
+    if (site.absorber.kind === 'explicit' && !explicit) {
+      skipped.push(`%${site.x.name}: no producer absorbs a scale (${site.x.producer?.describe() ?? 'graph input'}; explicit=true inserts Sub / Mul)`);
+      continue;
+    }
+    sites.push(site);
+  }
+  return { sites, skipped, notSites };
+}
+
 /** Run the interpreter over a data directory (the calibrator's loop and checks), handing every graph input and node output to `take`. */
 export function forEachValue(g: Graph, dataDir: string, maxSamples: number | undefined, take: (v: Value, t: Tensor) => void): void {
   calibrateSites(g, [], dataDir, maxSamples, take);
