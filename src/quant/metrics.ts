@@ -11,6 +11,7 @@
  */
 import { LutraError } from '../ir/diagnostics.js';
 import type { Tensor } from '../ir/tensor.js';
+import { SENTINEL_ABS } from './observers.js';
 
 /** A tensor's elements as JS numbers without copying float data (i64/u64 are converted). */
 function numbers(t: Tensor): ArrayLike<number> {
@@ -133,16 +134,69 @@ export interface ComparisonResult {
   maxAbsErrRel: number;
 }
 
+/**
+ * Running float64 sums of a test signal against a reference: what SQNR, cosine and max errors
+ * are made of. Shared by `OutputComparison` (model outputs) and the per-layer report, which skips
+ * mask sentinels in the reference (`skipSentinels`, |x| ≥ 1e30).
+ */
+export class ErrorSums {
+  refSq = 0;
+  testSq = 0;
+  errSq = 0;
+  dot = 0;
+  maxAbsErr = 0;
+  maxAbsRef = 0;
+  elements = 0;
+  /** Reference elements left out as mask sentinels. */
+  sentinels = 0;
+  /** Compared test elements that are NaN or ±Infinity. */
+  nonFinite = 0;
+
+  constructor(private readonly skipSentinels = false) {}
+
+  add(ref: ArrayLike<number>, test: ArrayLike<number>): void {
+    this.elements += ref.length;
+    for (let i = 0; i < ref.length; i++) {
+      const r = ref[i]!;
+      if (this.skipSentinels && (r >= SENTINEL_ABS || r <= -SENTINEL_ABS)) {
+        this.sentinels++;
+        continue;
+      }
+      const t = test[i]!;
+      if (!Number.isFinite(t)) this.nonFinite++;
+      const e = r - t;
+      this.dot += r * t;
+      this.refSq += r * r;
+      this.testSq += t * t;
+      this.errSq += e * e;
+      this.maxAbsErr = Math.max(this.maxAbsErr, Math.abs(e));
+      this.maxAbsRef = Math.max(this.maxAbsRef, Math.abs(r));
+    }
+  }
+
+  merge(o: ErrorSums): void {
+    this.refSq += o.refSq;
+    this.testSq += o.testSq;
+    this.errSq += o.errSq;
+    this.dot += o.dot;
+    this.maxAbsErr = Math.max(this.maxAbsErr, o.maxAbsErr);
+    this.maxAbsRef = Math.max(this.maxAbsRef, o.maxAbsRef);
+    this.elements += o.elements;
+    this.sentinels += o.sentinels;
+    this.nonFinite += o.nonFinite;
+  }
+}
+
 /** A candidate output against its reference, accumulated batch by batch. */
 export class OutputComparison {
   rows = 0;
   agreeing = 0;
-  dot = 0;
-  refSq = 0;
-  candSq = 0;
-  errSq = 0;
-  maxAbsErr = 0;
-  maxAbsRef = 0;
+  readonly sums = new ErrorSums();
+
+  /** Σ (ref − cand)² so far. */
+  get errSq(): number {
+    return this.sums.errSq;
+  }
 
   /** One batch of both outputs; their shapes must be equal. */
   add(ref: Tensor, cand: Tensor): void {
@@ -151,17 +205,7 @@ export class OutputComparison {
     }
     const a = numbers(ref);
     const b = numbers(cand);
-    for (let i = 0; i < a.length; i++) {
-      const x = a[i]!;
-      const y = b[i]!;
-      const e = x - y;
-      this.dot += x * y;
-      this.refSq += x * x;
-      this.candSq += y * y;
-      this.errSq += e * e;
-      this.maxAbsErr = Math.max(this.maxAbsErr, Math.abs(e));
-      this.maxAbsRef = Math.max(this.maxAbsRef, Math.abs(x));
-    }
+    this.sums.add(a, b);
     const width = ref.rank === 0 ? 1 : ref.shape[ref.rank - 1]!;
     const rows = width === 0 ? 0 : a.length / width;
     for (let r = 0; r < rows; r++) if (argmaxRow(a, r, width) === argmaxRow(b, r, width)) this.agreeing++;
@@ -171,23 +215,19 @@ export class OutputComparison {
   merge(other: OutputComparison): void {
     this.rows += other.rows;
     this.agreeing += other.agreeing;
-    this.dot += other.dot;
-    this.refSq += other.refSq;
-    this.candSq += other.candSq;
-    this.errSq += other.errSq;
-    this.maxAbsErr = Math.max(this.maxAbsErr, other.maxAbsErr);
-    this.maxAbsRef = Math.max(this.maxAbsRef, other.maxAbsRef);
+    this.sums.merge(other.sums);
   }
 
   result(): ComparisonResult {
-    const norms = Math.sqrt(this.refSq) * Math.sqrt(this.candSq);
+    const { refSq, testSq, errSq, dot, maxAbsErr, maxAbsRef } = this.sums;
+    const norms = Math.sqrt(refSq) * Math.sqrt(testSq);
     return {
       rows: this.rows,
       agreement: this.agreeing / this.rows,
-      cosine: norms > 0 ? this.dot / norms : this.refSq === this.candSq ? 1 : 0,
-      sqnrDb: this.errSq === 0 ? Infinity : 10 * Math.log10(this.refSq / this.errSq),
-      maxAbsErr: this.maxAbsErr,
-      maxAbsErrRel: this.maxAbsErr === 0 ? 0 : this.maxAbsErr / this.maxAbsRef,
+      cosine: norms > 0 ? dot / norms : refSq === testSq ? 1 : 0,
+      sqnrDb: errSq === 0 ? Infinity : 10 * Math.log10(refSq / errSq),
+      maxAbsErr,
+      maxAbsErrRel: maxAbsErr === 0 ? 0 : maxAbsErr / maxAbsRef,
     };
   }
 }

@@ -20,6 +20,7 @@ import type { Graph, Model, Node, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { run } from '../interp/interpreter.js';
 import type { QuantizeResult, QuantizedActivation } from './apply.js';
+import { ErrorSums } from './metrics.js';
 import { SENTINEL_ABS } from './observers.js';
 import type { QuantScheme } from './quantizer.js';
 import { nodeMatchName } from './recipe.js';
@@ -171,51 +172,20 @@ export function withBaseline(report: LayerReport, base: LayerReport): LayerRepor
 /** A finite number, else null (JSON has no Infinity / NaN). */
 const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
-/** Running sums for ErrorStats (float64; fixed size). */
-class ErrorAcc {
-  signal = 0;
-  noise = 0;
-  dot = 0;
-  testSq = 0;
-  maxAbs = 0;
-  elements = 0;
-  sentinels = 0;
-  nonFinite = 0;
-
-  add(ref: ArrayLike<number>, test: ArrayLike<number>): void {
-    this.elements += ref.length;
-    for (let i = 0; i < ref.length; i++) {
-      const r = ref[i]!;
-      if (r >= SENTINEL_ABS || r <= -SENTINEL_ABS) {
-        this.sentinels++;
-        continue;
-      }
-      const t = test[i]!;
-      if (!Number.isFinite(t)) this.nonFinite++;
-      const e = r - t;
-      this.signal += r * r;
-      this.noise += e * e;
-      this.dot += r * t;
-      this.testSq += t * t;
-      const a = Math.abs(e);
-      if (a > this.maxAbs) this.maxAbs = a;
-    }
-  }
-
-  result(): ErrorStats {
-    const compared = this.elements - this.sentinels;
-    const exact = compared > 0 && this.noise === 0;
-    const norm = Math.sqrt(this.signal * this.testSq);
-    return {
-      sqnr: exact || this.signal === 0 ? null : finite(10 * Math.log10(this.signal / this.noise)),
-      exact,
-      cosine: exact ? 1 : norm > 0 ? finite(this.dot / norm) : null,
-      maxAbsError: this.nonFinite > 0 ? null : this.maxAbs,
-      elements: this.elements,
-      sentinels: this.sentinels,
-      nonFinite: this.nonFinite,
-    };
-  }
+/** ErrorStats from error sums that skipped the reference's mask sentinels. */
+function errorStats(e: ErrorSums): ErrorStats {
+  const compared = e.elements - e.sentinels;
+  const exact = compared > 0 && e.errSq === 0;
+  const norm = Math.sqrt(e.refSq * e.testSq);
+  return {
+    sqnr: exact || e.refSq === 0 ? null : finite(10 * Math.log10(e.refSq / e.errSq)),
+    exact,
+    cosine: exact ? 1 : norm > 0 ? finite(e.dot / norm) : null,
+    maxAbsError: e.nonFinite > 0 ? null : e.maxAbsErr,
+    elements: e.elements,
+    sentinels: e.sentinels,
+    nonFinite: e.nonFinite,
+  };
 }
 
 /** Fixed-range histogram of float values; the range is set by the first batch. */
@@ -320,7 +290,7 @@ function runTaking(g: Graph, inputs: Tensor[], names: ReadonlySet<string>, take:
 interface Probe {
   ref: string;
   test: string;
-  acc: ErrorAcc;
+  acc: ErrorSums;
   top1?: Top1Acc;
 }
 
@@ -335,7 +305,7 @@ export function layerReport(floatModel: Model, quantModel: Model, result: Quanti
   const notes: string[] = [];
   const probes: Probe[] = [];
   const probe = (ref: string, test: string, top1 = false): Probe => {
-    const p: Probe = { ref, test, acc: new ErrorAcc(), ...(top1 ? { top1: new Top1Acc() } : {}) };
+    const p: Probe = { ref, test, acc: new ErrorSums(true), ...(top1 ? { top1: new Top1Acc() } : {}) };
     probes.push(p);
     return p;
   };
@@ -436,14 +406,14 @@ export function layerReport(floatModel: Model, quantModel: Model, result: Quanti
       clipped: h.clipped,
       histogram: h.result(),
       consumers: a.consumers.map(layerName),
-      error: p.acc.result(),
+      error: errorStats(p.acc),
     };
   });
   const layerEntries: LayerEntry[] = layers.map(({ node, out, weights, p, inputs }) => ({
-    name: layerName(node), op: node.op, index: qg.nodes.indexOf(node), output: out.name, inputs, weights, error: p.acc.result(),
+    name: layerName(node), op: node.op, index: qg.nodes.indexOf(node), output: out.name, inputs, weights, error: errorStats(p.acc),
   }));
   const outputs: OutputEntry[] = outs.map(({ v, p }) => ({
-    name: v.name, error: p.acc.result(), top1: p.top1!.rows > 0 ? p.top1!.agree / p.top1!.rows : null, rows: p.top1!.rows,
+    name: v.name, error: errorStats(p.acc), top1: p.top1!.rows > 0 ? p.top1!.agree / p.top1!.rows : null, rows: p.top1!.rows,
   }));
   const worst = (es: { name: string; error: ErrorStats }[]) => es
     .filter((e) => e.error.sqnr !== null)
