@@ -1,7 +1,7 @@
 /**
  * @fileoverview The artifact directory `lutra compile` writes: manifest.json (buffers, kernels in
- * dispatch order, I/O signature), weights.bin, model.wasm, runtime.js (src/runtime/executor.ts)
- * and a typed loader (index.js + index.d.ts, generated with ts-morph, typed by the model's
+ * dispatch order, I/O signature), weights.bin, model.wasm, runtime.js (src/runtime/executor.ts),
+ * model.qdq.onnx when quantized, and a typed loader (index.js + index.d.ts, generated with ts-morph, typed by the model's
  * input and output names). Written into a temporary directory and renamed, so a failed compile
  * leaves nothing behind.
  */
@@ -22,7 +22,7 @@ function batchOf(p: Program): Manifest['batch'] {
 }
 
 /** The manifest of a compiled program. */
-export function manifestOf(p: Program, wasmFile: string): Manifest {
+export function manifestOf(p: Program, wasmFile: string, quant: Manifest['quant'] = null): Manifest {
   const byName = new Map(p.buffers.map((b) => [b.name, b]));
   const io = (s: IoSignature): ManifestIo => {
     const b = byName.get(s.buffer)!;
@@ -40,7 +40,7 @@ export function manifestOf(p: Program, wasmFile: string): Manifest {
     outputs: p.outputs.map(io),
     buffers: p.buffers.map((b) => ({ name: b.name, kind: b.kind, dtype: b.elem, elements: b.size, offset: b.offset, bytes: b.bytes, ...(b.live ? { live: b.live } : {}) })),
     kernels: p.dispatches.map((d, i) => ({ name: `k${i}_${d.kernel.name}`, summary: d.kernel.summary, buffers: d.bind })),
-    quant: null,
+    quant,
   };
 }
 
@@ -96,11 +96,17 @@ export function runtimeSource(): string {
   return ts.transpileModule(src, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText;
 }
 
+/** What a quantized compile adds: the recipe's name and the QDQ model (written as model.qdq.onnx). */
+export interface QuantArtifact {
+  readonly recipe: string;
+  readonly onnx: Uint8Array;
+}
+
 /**
  * Write the artifact to `dir`. An existing directory is replaced only when it is empty or a
  * previous artifact (has manifest.json); the write goes through a temp directory.
  */
-export function writeArtifact(dir: string, p: Program, wasm: Uint8Array): Manifest {
+export function writeArtifact(dir: string, p: Program, wasm: Uint8Array, quant?: QuantArtifact): Manifest {
   const target = resolve(dir);
   if (existsSync(target)) {
     if (!statSync(target).isDirectory()) throw new LutraError('io', 'exists and is not a directory', dir);
@@ -108,7 +114,7 @@ export function writeArtifact(dir: string, p: Program, wasm: Uint8Array): Manife
       throw new LutraError('io', 'exists and is not a Lutra artifact (no manifest.json): refusing to replace it', dir);
     }
   }
-  const manifest = manifestOf(p, 'model.wasm');
+  const manifest = manifestOf(p, 'model.wasm', quant ? { recipe: quant.recipe, qdq: 'model.qdq.onnx' } : null);
   const { js, dts } = loaderFiles(manifest);
   mkdirSync(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
@@ -120,6 +126,7 @@ export function writeArtifact(dir: string, p: Program, wasm: Uint8Array): Manife
     writeFileSync(join(tmp, 'runtime.js'), runtimeSource());
     writeFileSync(join(tmp, 'index.js'), js);
     writeFileSync(join(tmp, 'index.d.ts'), dts);
+    if (quant) writeFileSync(join(tmp, 'model.qdq.onnx'), quant.onnx);
     if (existsSync(target)) rmSync(target, { recursive: true, force: true });
     renameSync(tmp, target);
   } catch (e) {

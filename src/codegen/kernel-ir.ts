@@ -7,8 +7,11 @@
  * into kernels, so a dumped kernel always reads as the code a target will run.
  */
 
-/** Register element types: what loads produce and ops compute on. */
-export type Scalar = 'f32' | 'i32' | 'i64' | 'bool';
+/**
+ * Register element types: what loads produce and ops compute on. `i16` exists only as 8-lane
+ * vectors: 8-bit integers widened on load, the operands of `dot` (int8 GEMMs).
+ */
+export type Scalar = 'f32' | 'i32' | 'i64' | 'bool' | 'i16';
 
 /**
  * Buffer element types. Narrow integers load as i32 (sign- or zero-extended); `i4`/`u4`/`i2`
@@ -31,7 +34,7 @@ export type ReduceOp = 'add' | 'max' | 'min';
 export type Expr =
   | { readonly k: 'const'; readonly type: Type; readonly value: number }
   | { readonly k: 'var'; readonly type: Type; readonly name: string }
-  /** `type.lanes` consecutive elements from element `index` of `buf`. */
+  /** `type.lanes` consecutive elements from element `index` of `buf` (i16x8: 8-bit storage widened). */
   | { readonly k: 'load'; readonly type: Type; readonly buf: string; readonly index: Expr }
   | { readonly k: 'un'; readonly type: Type; readonly op: UnOp; readonly a: Expr }
   | { readonly k: 'bin'; readonly type: Type; readonly op: BinOp; readonly a: Expr; readonly b: Expr }
@@ -42,7 +45,10 @@ export type Expr =
   | { readonly k: 'pack'; readonly type: Type; readonly elems: readonly Expr[] }
   | { readonly k: 'lane'; readonly type: Type; readonly a: Expr; readonly lane: number }
   | { readonly k: 'hreduce'; readonly type: Type; readonly op: ReduceOp; readonly a: Expr }
-  /** Σ a[i]·b[i] of two integer vectors whose values fit in 16 bits (int8 operands), as a scalar i32. */
+  /**
+   * Pairwise dot product of two 2L-lane i16 vectors into L i32 lanes: lane j = a[2j]·b[2j] +
+   * a[2j+1]·b[2j+1] (WASM i32x4.dot_i16x8_s, x86 pmaddwd, ARM sdot's pairwise form).
+   */
   | { readonly k: 'dot'; readonly type: Type; readonly a: Expr; readonly b: Expr }
   /**
    * Integer requantization: clamp(round_half_even(acc · mult / 2^shift) + zero, lo, hi), the
@@ -131,6 +137,8 @@ export const un = (op: UnOp, a: Expr): Expr => ({ k: 'un', type: a.type, op, a }
 export const cast = (a: Expr, scalar: Scalar): Expr => (a.type.scalar === scalar ? a : a.k === 'const' && scalar !== 'bool' && a.type.scalar !== 'f32' ? cst(a.value, ty(scalar, a.type.lanes)) : { k: 'cast', type: ty(scalar, a.type.lanes), a });
 export const select = (cond: Expr, a: Expr, b: Expr): Expr => ({ k: 'select', type: a.type, cond, a, b });
 export const splat = (a: Expr, lanes: number): Expr => ({ k: 'splat', type: ty(a.type.scalar, lanes), a });
+/** Pairwise i16 dot product (see the `dot` node). */
+export const dot = (a: Expr, b: Expr): Expr => ({ k: 'dot', type: ty('i32', a.type.lanes / 2), a, b });
 
 const COMPARE: ReadonlySet<BinOp> = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 

@@ -7,20 +7,23 @@
  * vectorized (a reduction into an outer local, a condition that varies per lane) stays scalar.
  */
 import {
-  type Expr, type Kernel, type LoopHint, type Stmt, type Type,
-  add, bin, i32, load, mapExpr, mapStmtExprs, mentions, splat, substitute, ty, v,
+  type Expr, type Kernel, type LoopHint, type Stmt, type Storage, type Type,
+  add, bin, i32, load, mapExpr, mapStmtExprs, mentions, splat, storageBits, substitute, ty, v,
 } from './kernel-ir.js';
 
 type LoopStmt = Extract<Stmt, { k: 'loop' }>;
 
 /** Apply every loop hint of `k`, innermost loops first. */
 export function schedule(k: Kernel): Kernel {
-  const ctx = { temps: 0 };
+  const ctx: Ctx = { temps: 0, storage: new Map([...k.params, ...k.locals].map((b) => [b.name, b.elem])) };
   return { ...k, body: cseLoads(apply(k.body, ctx), ctx) };
 }
 
-/** Counter for the temporaries transforms introduce (names stay unique within a kernel). */
-interface Ctx { temps: number }
+/**
+ * Counter for the temporaries transforms introduce (names stay unique within a kernel), and the
+ * storage of each buffer: only 32-bit storage is read and written as whole vectors.
+ */
+interface Ctx { temps: number; readonly storage: ReadonlyMap<string, Storage> }
 
 function apply(body: readonly Stmt[], ctx: Ctx): Stmt[] {
   const out: Stmt[] = [];
@@ -116,6 +119,11 @@ class Widen {
     return ty(t.scalar, this.lanes);
   }
 
+  private wide(buf: string): boolean {
+    const elem = this.ctx.storage.get(buf);
+    return elem !== undefined && storageBits(elem) === 32;
+  }
+
   private varies(e: Expr): boolean {
     return mentions(e, this.vary);
   }
@@ -128,7 +136,7 @@ class Widen {
         return v(`${e.name}_v`, this.vt(e.type));
       case 'load': {
         const c = coefficient(e.index, this.iv, this.vary);
-        if (c === 1 && e.type.lanes === 1 && (e.type.scalar === 'f32' || e.type.scalar === 'i32') && !mentions(e.index, new Set([...this.vary].filter((n) => n !== this.iv)))) {
+        if (c === 1 && e.type.lanes === 1 && this.wide(e.buf) && (e.type.scalar === 'f32' || e.type.scalar === 'i32') && !mentions(e.index, new Set([...this.vary].filter((n) => n !== this.iv)))) {
           return load(e.buf, e.index, this.vt(e.type));
         }
         const idx = this.expr(e.index);
@@ -159,7 +167,7 @@ class Widen {
           if (!this.varies(s.index)) throw new CannotVectorize();
           const c = coefficient(s.index, this.iv, this.vary);
           const onlyIv = !mentions(s.index, new Set([...this.vary].filter((n) => n !== this.iv)));
-          if (c === 1 && onlyIv && (s.value.type.scalar === 'f32' || s.value.type.scalar === 'i32')) {
+          if (c === 1 && onlyIv && this.wide(s.buf) && (s.value.type.scalar === 'f32' || s.value.type.scalar === 'i32')) {
             out.push({ ...s, value: this.expr(s.value) });
             break;
           }

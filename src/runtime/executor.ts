@@ -37,7 +37,8 @@ export interface Manifest {
   readonly buffers: readonly { name: string; kind: string; dtype: string; elements: number; offset: number; bytes: number; live?: readonly [number, number] }[];
   /** Kernels in dispatch order, with the buffer bound to each parameter. */
   readonly kernels: readonly { name: string; summary: string; buffers: Readonly<Record<string, string>> }[];
-  readonly quant: null;
+  /** Quantized compiles: the recipe and the QDQ model (ONNX) the kernels implement. */
+  readonly quant: { readonly recipe: string; readonly qdq: string } | null;
 }
 
 /** A bad artifact or bad run inputs (the message names the file, input or output). */

@@ -7,6 +7,7 @@ import { readDataDir, readTensor } from '../../src/frontends/onnx/testdata.js';
 import { run } from '../../src/interp/interpreter.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { loadModel } from '../../src/load.js';
+import { openOrt } from '../../src/ort.js';
 import { type AnyArray, loadArtifact } from '../../src/runtime/executor.js';
 import { lutra, userError } from '../helpers/cli.js';
 import { CORPUS, HAS_SHARED } from '../helpers/shared.js';
@@ -88,12 +89,75 @@ describe.skipIf(!HAS_SHARED)('corpus models compiled for wasm match the referenc
   });
 });
 
+/** Top-1 agreement (rows of the last dim) and cosine similarity of two outputs. */
+function agreement(got: Float32Array, want: Tensor): { top1: number; cosine: number } {
+  const C = want.shape[want.shape.length - 1]!;
+  const rows = want.size / C;
+  let same = 0;
+  let dot = 0;
+  let gg = 0;
+  let ww = 0;
+  for (let r = 0; r < rows; r++) {
+    let a = 0;
+    let b = 0;
+    for (let c = 0; c < C; c++) {
+      const g = got[r * C + c]!;
+      const w = want.get(r * C + c);
+      if (g > got[r * C + a]!) a = c;
+      if (w > want.get(r * C + b)) b = c;
+      dot += g * w; gg += g * g; ww += w * w;
+    }
+    if (a === b) same++;
+  }
+  return { top1: same / rows, cosine: dot / Math.sqrt(gg * ww) };
+}
+
+const QUANTIZED = ['digits_mlp', 'digits_cnn', 'digits_vit'].flatMap((name) => [
+  { name, recipe: 'w8a8', kernel: /\.int8/ },
+  { name, recipe: 'w4a16', kernel: /\.dqw/ },
+]);
+
+describe.skipIf(!HAS_SHARED)('quantized models compiled for wasm match the reference and ONNX Runtime', () => {
+  it.each(QUANTIZED)('$name $recipe', async ({ name, recipe, kernel }) => {
+    const dir = join(CORPUS, name);
+    const out = join(tmp, `${name}-${recipe}`);
+    const r = await lutra('compile', join(dir, 'model.onnx'), '--recipe', recipe, '--calib', join(dir, 'calib'), '--samples', '64', '--batch', '8', '-o', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`(${recipe})`);
+    expect(readdirSync(out)).toContain('model.qdq.onnx');
+    const m = await loadArtifact(out);
+    expect(m.manifest.quant).toEqual({ recipe, qdq: 'model.qdq.onnx' });
+    expect(m.manifest.kernels.some((k) => kernel.test(k.summary))).toBe(true);
+    const x = head(readDataDir(join(dir, 'eval'))[0]!.inputs[0]!, 32);
+    const got = (await m.run({ [m.inputNames[0]!]: x.data as AnyArray }))[m.outputNames[0]!] as Float32Array;
+    // the reference: the interpreter on the artifact's QDQ model (QuantizeLinear / DequantizeLinear semantics)
+    const qdq = join(out, 'model.qdq.onnx');
+    const ref = run(loadModel(qdq).graph, [x])[0]!;
+    const vsRef = agreement(got, ref);
+    expect(vsRef.top1).toBe(1);
+    expect(vsRef.cosine).toBeGreaterThanOrEqual(0.9999);
+    const ort = await openOrt(qdq);
+    if (!ort) return; // onnxruntime-node is optional: the reference comparison above still ran
+    try {
+      const vsOrt = agreement(got, (await ort.run([x]))[0]!);
+      expect(vsOrt.top1).toBe(1);
+      expect(vsOrt.cosine).toBeGreaterThanOrEqual(0.9999);
+    } finally {
+      await ort.release();
+    }
+  });
+});
+
 describe('lutra compile usage errors', () => {
   it('rejects an unavailable target', async () => {
     await userError(/target 'webgpu' is not available \(available targets: wasm\)/, 'compile', 'x.onnx', '--target', 'webgpu', '-o', join(tmp, 'x'));
   });
-  it('rejects --recipe until quantized lowering exists', async () => {
-    await userError(/quantized compilation .* is not implemented yet/, 'compile', 'x.onnx', '--recipe', 'w8a8', '--calib', 'c', '-o', join(tmp, 'x'));
+  it('--calib needs --recipe, and a static recipe needs --calib', async () => {
+    await userError(/--calib and --samples go with --recipe/, 'compile', 'x.onnx', '--calib', 'c', '-o', join(tmp, 'x'));
+  });
+  it.skipIf(!HAS_SHARED)('a static-activation recipe without --calib asks for it, and no directory is left', async () => {
+    await userError(/recipe 'w8a8' quantizes activations statically .* pass --calib <dir>/, 'compile', join(CORPUS, 'digits_mlp/model.onnx'), '--recipe', 'w8a8', '-o', join(tmp, 'nocalib'));
+    expect(existsSync(join(tmp, 'nocalib'))).toBe(false);
   });
   it('names a missing model file', async () => {
     await userError(/nope\.onnx: no such file/, 'compile', join(tmp, 'nope.onnx'), '-o', join(tmp, 'y'));

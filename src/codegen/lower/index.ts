@@ -10,20 +10,23 @@ import { fail } from '../../ir/diagnostics.js';
 import type { Graph, Model, Node, Value } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { strides } from '../../ir/tensor.js';
-import { formatType, numel } from '../../ir/types.js';
+import { formatType, numel, storageDType } from '../../ir/types.js';
 import type { Scalar, Storage } from '../kernel-ir.js';
 import { schedule } from '../schedule.js';
 import type { IoSignature, Program } from '../program.js';
 import { type Form, Lowering, type TVal, cannotLower, elemOf } from './lowering.js';
 import { plan } from './plan.js';
+import { type IntOperands, intOperands, weightQuant } from './quant.js';
 import { RULES, type RuleCtx } from './rules.js';
 import { type ShapeBinding, type Specialized, specialize } from './specialize.js';
 
 export type { ShapeBinding } from './specialize.js';
 
 /** Values that must get a buffer of their own (see the file comment). */
-export function materializationPoints(g: Graph, statics: ReadonlyMap<Value, Tensor>): Set<Value> {
+export function materializationPoints(g: Graph, statics: ReadonlyMap<Value, Tensor>, ints: ReadonlyMap<Node, IntOperands> = new Map()): Set<Value> {
   const mat = new Set<Value>(g.outputs);
+  // an integer GEMM reads its activation's codes (8-bit, stored by the producer), not the dequantized value
+  for (const iq of ints.values()) mat.add(iq.act.codes);
   const sinks = new Map<Value, Set<Value | Node>>();
   const uses = g.useMap();
   for (let i = g.nodes.length - 1; i >= 0; i--) {
@@ -31,6 +34,7 @@ export function materializationPoints(g: Graph, statics: ReadonlyMap<Value, Tens
       if (statics.has(out)) continue;
       const s = new Set<Value | Node>();
       for (const u of uses.get(out) ?? []) {
+        if (ints.has(u) && u.inputs[0] === out && !u.inputs.slice(1).includes(out)) continue;
         const rule = RULES.get(u.op);
         if (!rule || rule.kind === 'anchor') {
           if (u.inputs.some((x, p) => x === out && rule?.viewInputs?.includes(p))) mat.add(out);
@@ -46,8 +50,11 @@ export function materializationPoints(g: Graph, statics: ReadonlyMap<Value, Tens
   return mat;
 }
 
+/** Anchors whose operand 1 may be a dequantized constant weight read through its codes. */
+const ANCHORS_WITH_WEIGHTS = new Set(['onnx.MatMul', 'onnx.Gemm', 'onnx.Conv']);
+
 function typeOf(v: Value, node?: Node): { elem: Storage; scalar: Scalar } {
-  const e = typeof v.type.dtype === 'string' ? elemOf(v.type.dtype) : undefined;
+  const e = elemOf(storageDType(v.type.dtype));
   if (e) return e;
   const what = `element type ${formatType(v.type)} of '${v.name}' is not supported (f32, i64, i32, bool and 8/16-bit integers are)`;
   if (node) cannotLower(node, what);
@@ -80,7 +87,13 @@ export function lowerModel(model: Model, bind: ShapeBinding): Program {
     vals.set(v, c);
     return c;
   };
-  const mat = materializationPoints(g, spec.statics);
+  const weight = (key: string) => g.requireWeight(key);
+  const ints = new Map<Node, IntOperands>();
+  for (const node of g.nodes) {
+    const iq = intOperands(node, spec.statics, weight);
+    if (iq) ints.set(node, iq);
+  }
+  const mat = materializationPoints(g, spec.statics, ints);
   const uses = g.useMap();
   for (const node of g.nodes) {
     if (node.outputs.every((o) => spec.statics.has(o))) continue;
@@ -93,6 +106,10 @@ export function lowerModel(model: Model, bind: ShapeBinding): Program {
       outScalars: outTypes.map((t) => t.scalar),
       constant: (i) => { const v = node.inputs[i]; return v ? spec.statics.get(v) : undefined; },
       constVal,
+      valueOf: get,
+      weight,
+      int: ints.get(node),
+      wq: ANCHORS_WITH_WEIGHTS.has(node.op) ? weightQuant(node.inputs[1], spec.statics, weight) : undefined,
     };
     const forms: Form[] = rule.lower(ctx);
     node.outputs.forEach((o, j) => {

@@ -60,7 +60,7 @@ export function elemOf(dtype: string): { elem: Storage; scalar: Scalar } | undef
     case 'i64': return { elem: 'i64', scalar: 'i64' };
     case 'i32': return { elem: 'i32', scalar: 'i32' };
     case 'bool': return { elem: 'bool', scalar: 'bool' };
-    case 'i8': case 'u8': case 'i16': case 'u16': return { elem: dtype, scalar: 'i32' };
+    case 'i8': case 'u8': case 'i16': case 'u16': case 'i4': case 'u4': return { elem: dtype, scalar: 'i32' };
     default: return undefined;
   }
 }

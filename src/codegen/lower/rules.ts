@@ -6,19 +6,23 @@
  *   pending kernels whose epilogue the element-wise consumers can join. `viewInputs` are the
  *   operands an anchor reads many times, which must be in a buffer (never recomputed).
  */
-import type { Node } from '../../ir/graph.js';
+import type { Node, Value } from '../../ir/graph.js';
 import { windowAttrs, windowDim } from '../../ir/ops/nn.js';
 import { sliceAxis, sliceParams } from '../../ir/ops/shape.js';
 import { getAttr } from '../../ir/registry.js';
 import { normalizeAxis } from '../../ir/shape-utils.js';
 import { Tensor, strides as contiguous } from '../../ir/tensor.js';
-import { numel } from '../../ir/types.js';
+import { type QuantType, numel } from '../../ir/types.js';
 import {
   type Expr, type LoopHint, type Scalar, type Stmt, F32, bin, cast, cst, decl, f32, i32, if_, let_, linear, loop, loopNest,
   select, set, store, ty, un, v,
 } from '../kernel-ir.js';
 import { ELEMENTWISE, powByConstant } from './elementwise.js';
 import { type AnchorEmit, type Emit, type Form, type Lowering, type TVal, broadcastIdx, cannotLower } from './lowering.js';
+import {
+  type IntOperands, type WeightLookup, type WeightQuant, combinedScale, dequantizeExpr, intGemm, paramVals, qparams, quantizeExpr,
+  scaled, weightReader,
+} from './quant.js';
 
 /** What a rule sees: its node, lowered operands, output shapes and register types. */
 export interface RuleCtx {
@@ -31,6 +35,14 @@ export interface RuleCtx {
   constant(i: number): Tensor | undefined;
   /** A compile-time tensor as a lowered value. */
   constVal(t: Tensor, name: string): TVal;
+  /** The lowered value of a graph value defined earlier. */
+  valueOf(v: Value): TVal;
+  /** Weight-store entries (per-channel quantization parameters). */
+  readonly weight: WeightLookup;
+  /** The integer pattern this MatMul / Gemm / Conv matched (quant.ts), if any. */
+  readonly int?: IntOperands;
+  /** Operand 1 when it is a dequantized constant weight (read through its codes). */
+  readonly wq?: WeightQuant;
 }
 
 export interface Rule {
@@ -158,24 +170,79 @@ function unitStrideLast(c: RuleCtx, t: TVal, reuse: number): TVal {
   return t;
 }
 
+// ---- quantized contractions (quant.ts) --------------------------------------------------------------
+
+/** The codes of a fake-quantized activation as a buffer view with unit stride along the last dim. */
+function codesView(c: RuleCtx, v: Value): { t: TVal; f: ViewForm } {
+  const t = c.valueOf(v);
+  if (t.form.k === 'view' && t.form.strides[t.form.strides.length - 1] === 1) return { t, f: t.form };
+  const copy = c.lw.tval(`${t.name}.contig`, t.shape, t.scalar, t.elem, { k: 'lazy', ops: lazyOps(t), read: (idx, cx) => cx.read(t, idx) });
+  c.lw.materialize(copy);
+  return { t: copy, f: copy.form as ViewForm };
+}
+
+/** An 8-bit weight laid out [channels, K] as a weight buffer. */
+const weightBuf = (c: RuleCtx, codes: Tensor, qt: QuantType) => c.lw.buffer('weight', qt.storage === 'u8' ? 'u8' : 'i8', codes.size, codes);
+
+/** The i32 zero point of output channel `ch`: an immediate when every channel shares it. */
+function weightZero(c: RuleCtx, iq: IntOperands, channels: number): (cx: Emit, ch: Expr) => Expr {
+  const z = iq.w.params.zero;
+  const values = Array.from(z.data as ArrayLike<number>, Number);
+  if (values.every((x) => x === values[0])) return () => i32(values[0]!);
+  const t = c.constVal(Tensor.from('i32', [channels], values), `${c.node.outputs[0]!.name}.zw`);
+  return (cx, ch) => cx.read(t, [ch]);
+}
+
+/** sx·sw as an immediate or a per-channel constant. */
+function scaleVal(c: RuleCtx, iq: IntOperands, channels: number): TVal | number {
+  const s = combinedScale(iq.act, iq.w, channels);
+  return typeof s === 'number' ? s : c.constVal(s, `${c.node.outputs[0]!.name}.qscale`);
+}
+
+/** MatMul / Gemm on 8-bit codes: A's codes [o…, M, K] times the constant weight's codes. */
+function intMatmul(c: RuleCtx, iq: IntOperands, opts: { transB: boolean; bias?: (cx: Emit, m: Expr, n: Expr, y: Expr) => Expr }): Form {
+  const a0 = c.ins[0]!;
+  const out = c.outShapes[0]!;
+  const outer = out.slice(0, -2);
+  const [M, K] = a0.shape.slice(-2) as [number, number];
+  const N = out[out.length - 1]!;
+  const { t: at, f: af } = codesView(c, iq.act.codes);
+  const w = weightBuf(c, opts.transB ? iq.w.codes : transposed2d(iq.w.codes), iq.w.params.qt);
+  const scale = scaleVal(c, iq, N);
+  const emit = intGemm({
+    outer, M, N, K, a: af.buf, za: iq.act.zero, w,
+    aRow: (o, m) => linear([...broadcastIdx(o, a0.shape.slice(0, -2), outer), m, i32(0)], af.strides, af.offset),
+    channel: (_o, n) => n,
+    zw: weightZero(c, iq, N),
+    outIdx: (o, m, n) => [...o, m, n],
+    epilogue: (cx, _o, m, n, acc) => {
+      const y = scaled(cx, acc, scale, n);
+      return opts.bias ? opts.bias(cx, m, n, y) : y;
+    },
+  });
+  return { k: 'pending', op: `${opName(c.node)}.int8`, emit, inputs: [at, ...(c.ins.slice(2).filter((x): x is TVal => !!x))] };
+}
+
 const matmul: Rule = {
   kind: 'anchor',
   viewInputs: [0, 1],
   lower(c) {
     const [a0, b0] = c.ins as [TVal, TVal];
     if (a0.shape.length < 2 || b0.shape.length < 2) cannotLower(c.node, '1-D operands are not supported yet');
+    if (c.int) return [intMatmul(c, c.int, { transB: false })];
     const out = c.outShapes[0]!;
     const outer = out.slice(0, -2);
     const [M, K] = a0.shape.slice(-2) as [number, number];
     const N = b0.shape[b0.shape.length - 1]!;
-    const b = unitStrideLast(c, b0, M);
+    const wq = c.wq && c.wq.codes.rank === 2 ? weightReader(c.wq, c.constVal, b0.name) : undefined;
+    const b = wq ? b0 : unitStrideLast(c, b0, M);
     const emit = contraction({
       outer, M, K, inner: [N],
       a: (cx, o, m, k) => cx.read(a0, [...broadcastIdx(o, a0.shape.slice(0, -2), outer), m, k]),
-      b: (cx, o, k, n) => cx.read(b, [...broadcastIdx(o, b.shape.slice(0, -2), outer), k, n[0]!]),
+      b: wq ? (cx, _o, k, n) => wq(cx, [k, n[0]!]) : (cx, o, k, n) => cx.read(b, [...broadcastIdx(o, b.shape.slice(0, -2), outer), k, n[0]!]),
       outIdx: (o, m, n) => [...o, m, n[0]!],
     });
-    return [{ k: 'pending', op: 'MatMul', emit, inputs: [a0, b] }];
+    return [{ k: 'pending', op: wq ? 'MatMul.dqw' : 'MatMul', emit, inputs: wq ? [a0] : [a0, b] }];
   },
 };
 
@@ -197,25 +264,26 @@ const gemm: Rule = {
     const beta = getAttr<number>(c.node, 'beta');
     const [M, N] = c.outShapes[0] as [number, number];
     const K = transA ? a!.shape[0]! : a!.shape[1]!;
-    const bConst = c.constant(1);
+    const addC = (cx: Emit, m: Expr, n: Expr, r: Expr): Expr => {
+      if (!cc || beta === 0) return r;
+      const cv = cx.read(cc, broadcastIdx([m, n], cc.shape, [M, N]));
+      return bin('add', r, beta === 1 ? cv : bin('mul', cv, f32(beta)));
+    };
+    if (c.int) return [intMatmul(c, c.int, { transB, bias: addC })];
+    const wq = c.wq ? weightReader(c.wq, c.constVal, b0!.name) : undefined;
+    const bConst = wq ? undefined : c.constant(1);
     // constant B is stored [K, N] so the N loop reads it with unit stride
     const b = bConst && transB ? c.constVal(transposed2d(bConst), `${b0!.name}.T`) : b0!;
     const bT = transB && !bConst;
+    const bAt = (k: Expr, n: Expr) => (bT ? [n, k] : [k, n]);
     const emit = contraction({
       outer: [], M, K, inner: [N],
       a: (cx, _o, m, k) => cx.read(a!, transA ? [k, m] : [m, k]),
-      b: (cx, _o, k, n) => cx.read(b, bT ? [n[0]!, k] : [k, n[0]!]),
+      b: wq ? (cx, _o, k, n) => wq(cx, bAt(k, n[0]!)) : (cx, _o, k, n) => cx.read(b, bAt(k, n[0]!)),
       outIdx: (_o, m, n) => [m, n[0]!],
-      epilogue: (cx, _o, m, n, acc) => {
-        let r = alpha === 1 ? acc : bin('mul', acc, f32(alpha));
-        if (cc && beta !== 0) {
-          const cv = cx.read(cc, broadcastIdx([m, n[0]!], cc.shape, [M, N]));
-          r = bin('add', r, beta === 1 ? cv : bin('mul', cv, f32(beta)));
-        }
-        return r;
-      },
+      epilogue: (cx, _o, m, n, acc) => addC(cx, m, n[0]!, alpha === 1 ? acc : bin('mul', acc, f32(alpha))),
     });
-    return [{ k: 'pending', op: 'Gemm', emit, inputs: [a!, b, ...(cc ? [cc] : [])] }];
+    return [{ k: 'pending', op: wq ? 'Gemm.dqw' : 'Gemm', emit, inputs: [a!, ...(wq ? [] : [b]), ...(cc ? [cc] : [])] }];
   },
 };
 
@@ -245,8 +313,49 @@ const conv: Rule = {
     const [PH, PW] = pad2(dims.map((d) => d.begin), 0) as [number, number];
     const [OH, OW] = pad2(dims.map((d) => d.out), 1) as [number, number];
     const Kc = Cg * KH * KW;
-    const w = c.constVal(wt.reshape([OC, Kc]), `${w0.name}.2d`);
     const xIdx = (n: Expr, ch: Expr, ih: Expr, iw: Expr): Expr[] => (sp === 1 ? [n, ch, iw] : [n, ch, ih, iw]);
+    const outIdx = (n: Expr, oc: Expr, oh: Expr, ow: Expr): Expr[] => (sp === 1 ? [n, oc, ow] : [n, oc, oh, ow]);
+    if (c.int) {
+      // im2row: the codes of each output pixel's window, K contiguous, padding = the zero point
+      const iq = c.int;
+      const codes = c.valueOf(iq.act.codes);
+      const P = OH * OW;
+      const rows = c.lw.buffer('activation', codes.elem, N * G * P * Kc);
+      const rowsShape = [N, G, P, Kc];
+      c.lw.settle(codes);
+      c.lw.kernel('Im2Row.int8', (cx) => loopNest('c', [N, G, OH, OW, Cg, KH, KW], ([n, g, oh, ow, ch, kh, kw]) => cx.scope(() => {
+        const ihk = bin('add', bin('sub', bin('mul', oh!, i32(SH)), i32(PH)), bin('mul', kh!, i32(DH)));
+        const iwk = bin('add', bin('sub', bin('mul', ow!, i32(SW)), i32(PW)), bin('mul', kw!, i32(DW)));
+        const inside = bin('and', bin('and', bin('ge', ihk, i32(0)), bin('lt', ihk, i32(H))), bin('and', bin('ge', iwk, i32(0)), bin('lt', iwk, i32(W))));
+        const clamp = (e: Expr, hi: number) => bin('max', bin('min', e, i32(hi - 1)), i32(0));
+        const q = cx.read(codes, xIdx(n!, bin('add', bin('mul', g!, i32(Cg)), ch!), clamp(ihk, H), clamp(iwk, W)));
+        const k = bin('add', bin('mul', bin('add', bin('mul', ch!, i32(KH)), kh!), i32(KW)), kw!);
+        const p = bin('add', bin('mul', oh!, i32(OW)), ow!);
+        return [store(cx.use(rows, 'write'), linear([n!, g!, p, k], contiguous(rowsShape)), select(inside, q, i32(iq.act.zero)))];
+      }), (d) => ({ parallel: d < 4 })));
+      const scale = scaleVal(c, iq, OC);
+      const channel = (o: readonly Expr[], n: Expr) => bin('add', bin('mul', o[1]!, i32(OCg)), n);
+      const emit = intGemm({
+        outer: [N, G], M: P, N: OCg, K: Kc, a: rows, za: iq.act.zero,
+        w: weightBuf(c, iq.w.codes.reshape([OC, Kc]), iq.w.params.qt),
+        aRow: (o, m) => linear([o[0]!, o[1]!, m, i32(0)], contiguous(rowsShape)),
+        channel, zw: weightZero(c, iq, OC),
+        outIdx: (o, m, n) => outIdx(o[0]!, channel(o, n), bin('div', m, i32(OW)), bin('rem', m, i32(OW))),
+        epilogue: (cx, o, _m, n, acc) => {
+          const y = scaled(cx, acc, scale, channel(o, n));
+          return bias ? bin('add', y, cx.read(bias, [channel(o, n)])) : y;
+        },
+      });
+      return [{ k: 'pending', op: 'Conv.int8', emit, inputs: bias ? [bias] : [] }];
+    }
+    const wq = c.wq ? weightReader(c.wq, c.constVal, w0.name) : undefined;
+    const w = c.constVal(wt.reshape([OC, Kc]), `${w0.name}.2d`);
+    // the original weight index [oc, ch, (kh,) kw] of row oc, column k of the [OC, Kc] view
+    const wIdx = (oc: Expr, k: Expr): Expr[] => {
+      const ch = bin('div', k, i32(KH * KW));
+      const kw = bin('rem', k, i32(KW));
+      return sp === 1 ? [oc, ch, kw] : [oc, ch, bin('rem', bin('div', k, i32(KW)), i32(KH)), kw];
+    };
     const direct = KH === 1 && KW === 1 && SH === 1 && SW === 1 && PH === 0 && PW === 0
       && dims.every((d) => d.end === 0);
     let bRead: (cx: Emit, o: readonly Expr[], k: Expr, n: readonly Expr[]) => Expr;
@@ -273,15 +382,15 @@ const conv: Rule = {
     }
     const emit = contraction({
       outer: [N, G], M: OCg, K: Kc, inner: [OH, OW],
-      a: (cx, o, m, k) => cx.read(w, [bin('add', bin('mul', o[1]!, i32(OCg)), m), k]),
-      b: bRead,
-      outIdx: (o, m, n) => {
+      a: (cx, o, m, k) => {
         const oc = bin('add', bin('mul', o[1]!, i32(OCg)), m);
-        return sp === 1 ? [o[0]!, oc, n[1]!] : [o[0]!, oc, n[0]!, n[1]!];
+        return wq ? wq(cx, wIdx(oc, k)) : cx.read(w, [oc, k]);
       },
+      b: bRead,
+      outIdx: (o, m, n) => outIdx(o[0]!, bin('add', bin('mul', o[1]!, i32(OCg)), m), n[0]!, n[1]!),
       epilogue: bias ? (cx, o, m, _n, acc) => bin('add', acc, cx.read(bias, [bin('add', bin('mul', o[1]!, i32(OCg)), m)])) : undefined,
     });
-    return [{ k: 'pending', op: 'Conv', emit, inputs: [colVal ?? x, w, ...(bias ? [bias] : [])] }];
+    return [{ k: 'pending', op: wq ? 'Conv.dqw' : 'Conv', emit, inputs: [colVal ?? x, ...(wq ? [] : [w]), ...(bias ? [bias] : [])] }];
   },
 };
 
@@ -597,6 +706,30 @@ const expand: Rule = {
   },
 };
 
+// ---- the q dialect (quant.ts) ------------------------------------------------------------------------
+
+/** q.quantize: the codes, computed where they are read (or stored when the value materializes). */
+const quantizeRule: Rule = {
+  kind: 'elementwise',
+  lower(c) {
+    const x = c.ins[0]!;
+    const qp = qparams(c.node.outputs[0]!.type.dtype as QuantType, x.shape.length, c.weight);
+    const pv = paramVals(qp, c.constVal, c.node.outputs[0]!.name);
+    return [{ k: 'lazy', ops: [...lazyOps(x), 'Quantize'], read: (idx, cx) => quantizeExpr(cx, qp, pv, cx.read(x, idx), idx) }];
+  },
+};
+
+/** q.dequantize of an activation (constant weights are folded, or read through their codes by the GEMMs). */
+const dequantizeRule: Rule = {
+  kind: 'elementwise',
+  lower(c) {
+    const q = c.ins[0]!;
+    const qp = qparams(c.node.inputs[0]!.type.dtype as QuantType, q.shape.length, c.weight);
+    const pv = paramVals(qp, c.constVal, c.node.inputs[0]!.name);
+    return [{ k: 'lazy', ops: [...lazyOps(q), 'Dequantize'], read: (idx, cx) => dequantizeExpr(cx, qp, pv, cx.read(q, idx), idx) }];
+  },
+};
+
 /** Identity and inference Dropout: the output is the input. */
 const alias: Rule = { kind: 'view', lower: (c) => [c.ins[0]!.form] };
 
@@ -631,4 +764,6 @@ export const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['onnx.Expand', expand],
   ['onnx.Identity', alias],
   ['onnx.Dropout', alias],
+  ['q.quantize', quantizeRule],
+  ['q.dequantize', dequantizeRule],
 ]);

@@ -14,12 +14,16 @@ import { type Intrinsic, addIntrinsic, intrinsicName } from './math.js';
 type Ref = number;
 type M = binaryen.Module;
 /** Register class: the table key of an op. */
-type Cls = 'f32' | 'i32' | 'i64' | 'bool' | 'f32x4' | 'i32x4' | 'boolx4';
+type Cls = 'f32' | 'i32' | 'i64' | 'bool' | 'f32x4' | 'i32x4' | 'boolx4' | 'i16x8';
 
 const LANES = 4;
 const PAGE = 65536;
 
 function cls(t: Type): Cls {
+  if (t.scalar === 'i16') {
+    assert(t.lanes === 8, `i16 registers are 8-lane vectors, not ${t.lanes}`);
+    return 'i16x8';
+  }
   if (t.lanes === 1) return t.scalar;
   assert(t.lanes === LANES && t.scalar !== 'i64', `no WASM vector class for ${t.scalar}x${t.lanes}`);
   return `${t.scalar}x4` as Cls;
@@ -79,6 +83,7 @@ const BIN: Record<Cls, Partial<Record<BinOp, BinFn>>> = {
     and: (m, a, b) => m.v128.and(a, b), or: (m, a, b) => m.v128.or(a, b), xor: (m, a, b) => m.v128.xor(a, b),
     eq: (m, a, b) => m.i32x4.eq(a, b), ne: (m, a, b) => m.i32x4.ne(a, b),
   },
+  i16x8: { add: (m, a, b) => m.i16x8.add(a, b), sub: (m, a, b) => m.i16x8.sub(a, b), mul: (m, a, b) => m.i16x8.mul(a, b) },
 };
 
 const COMPARES: ReadonlySet<BinOp> = new Set<BinOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
@@ -99,10 +104,11 @@ const UN: Record<Cls, Partial<Record<UnOp, UnFn>>> = {
   },
   i32x4: { neg: (m, a) => m.i32x4.neg(a), abs: (m, a) => m.i32x4.abs(a) },
   boolx4: { not: (m, a) => m.v128.not(a) },
+  i16x8: {},
 };
 
-const v128Const = (m: M, values: readonly number[], scalar: 'f32' | 'i32'): Ref =>
-  m.v128.const(new Uint8Array((scalar === 'f32' ? new Float32Array(values) : new Int32Array(values)).buffer));
+const v128Const = (m: M, values: readonly number[], scalar: 'f32' | 'i32' | 'i16'): Ref =>
+  m.v128.const(new Uint8Array((scalar === 'f32' ? new Float32Array(values) : scalar === 'i16' ? new Int16Array(values) : new Int32Array(values)).buffer));
 
 /** Renders one kernel into one function of `m`, given where each buffer parameter lives. */
 class FunctionRenderer {
@@ -191,6 +197,10 @@ class FunctionRenderer {
     const m = this.m;
     const { offset, elem } = this.base(buf);
     const index = this.expr(indexExpr);
+    if (type.scalar === 'i16') {
+      assert(elem === 'i8' || elem === 'u8', `i16x8 loads widen 8-bit storage, not ${elem}`);
+      return elem === 'i8' ? m.v128.load8x8_s(offset, 1, index) : m.v128.load8x8_u(offset, 1, index);
+    }
     if (type.lanes > 1) {
       assert(storageBits(elem) === 32, `vector load from ${elem} storage`);
       return m.v128.load(offset, 4, this.ptr(index, elem));
@@ -319,6 +329,7 @@ class FunctionRenderer {
     const m = this.m;
     switch (e.k) {
       case 'const': {
+        if (e.type.scalar === 'i16') return v128Const(m, Array(8).fill(e.value), 'i16');
         if (e.type.lanes > 1) return v128Const(m, Array(LANES).fill(e.type.scalar === 'bool' ? -e.value : e.value), e.type.scalar === 'f32' ? 'f32' : 'i32');
         if (e.type.scalar === 'f32') return m.f32.const(e.value);
         if (e.type.scalar === 'i64') return m.i64.const(BigInt(e.value));
@@ -348,6 +359,7 @@ class FunctionRenderer {
       case 'splat': {
         const a = this.expr(e.a);
         if (e.type.scalar === 'f32') return m.f32x4.splat(a);
+        if (e.type.scalar === 'i16') return m.i16x8.splat(a);
         assert(e.type.scalar !== 'i64', 'no i64 vectors in WASM SIMD');
         return m.i32x4.splat(e.type.scalar === 'bool' ? m.i32.sub(m.i32.const(0), a) : a);
       }
@@ -360,8 +372,8 @@ class FunctionRenderer {
       case 'lane': return this.extractLane(this.expr(e.a), e.type, e.lane);
       case 'hreduce': return this.hreduceRef(e.op, e.a.type, this.expr(e.a));
       case 'dot':
-        assert(e.a.type.scalar === 'i32' && e.a.type.lanes === LANES, 'dot needs i32x4 operands');
-        return this.hreduceRef('add', e.a.type, m.i32x4.mul(this.expr(e.a), this.expr(e.b)));
+        assert(cls(e.a.type) === 'i16x8' && cls(e.b.type) === 'i16x8', 'dot needs i16x8 operands');
+        return m.i32x4.dot_i16x8_s(this.expr(e.a), this.expr(e.b));
       case 'requant': return this.requant(e);
     }
   }
