@@ -96,7 +96,9 @@ export async function openPeer(name: PeerName, model: Uint8Array, inputs: readon
   if (!ort) return undefined;
   const opts = name === 'ort-web'
     ? { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 }
-    : { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 };
+    // as src/ort.ts: int4 weight-only MatMuls keep float activations (ORT's default level 4 quantizes them to int8)
+    : { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3,
+      extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } };
   const s = await ort.InferenceSession.create(model, opts);
   const feeds: Record<string, unknown> = {};
   s.inputNames.forEach((n, i) => {
