@@ -13,6 +13,7 @@
 import { Builder, constantOf } from '../ir/builder.js';
 import { fail } from '../ir/diagnostics.js';
 import type { Graph, Node } from '../ir/graph.js';
+import { getAttr } from '../ir/registry.js';
 import { Tensor } from '../ir/tensor.js';
 import { siteStats } from '../quant/migrate.js';
 import { eraseDead } from '../rewrite/erase.js';
@@ -22,9 +23,16 @@ import { definePass, registerPass } from './manager.js';
 /** The suffix of the float outlier branch's node name: recipes exclude `/llm_int8_outliers$`. */
 export const OUTLIER_SUFFIX = '/llm_int8_outliers';
 
-/** MatMul / fused.MatMulAdd nodes with an activation input and a constant 2-D weight. */
+/** Whether `n` is a Gemm whose B is stored [N, K]. */
+const transposedB = (n: Node): boolean => n.op === 'onnx.Gemm' && getAttr<number>(n, 'transB') === 1;
+
+/**
+ * MatMul / fused.MatMulAdd / Gemm (plain A, alpha 1: the float branch has no alpha) nodes with an
+ * activation input and a constant 2-D weight.
+ */
 function linears(g: Graph): Node[] {
-  return g.nodes.filter((n) => (n.op === 'onnx.MatMul' || n.op === 'fused.MatMulAdd')
+  const plainGemm = (n: Node) => n.op === 'onnx.Gemm' && getAttr<number>(n, 'transA') === 0 && getAttr<number>(n, 'alpha') === 1;
+  return g.nodes.filter((n) => (n.op === 'onnx.MatMul' || n.op === 'fused.MatMulAdd' || plainGemm(n))
     && n.inputs[0] && !n.inputs[0].isConst && constantOf(g, n.inputs[1]!)?.rank === 2 && !n.name.endsWith(OUTLIER_SUFFIX));
 }
 
@@ -38,12 +46,23 @@ function weightRows(w: Tensor, rows: readonly number[]): Tensor {
   return out;
 }
 
+/** Input channels `ks` of a weight stored [N, K] (Gemm transB), as [N, |ks|], or transposed to [|ks|, N]. */
+function weightColumns(w: Tensor, ks: readonly number[], transpose: boolean): Tensor {
+  const [n, k] = w.shape as [number, number];
+  const src = w.data as Float32Array;
+  const out = Tensor.zeros(w.dtype, transpose ? [ks.length, n] : [n, ks.length]);
+  const dst = out.data as Float32Array;
+  for (let r = 0; r < n; r++) ks.forEach((c, i) => { dst[transpose ? i * n + r : r * ks.length + i] = src[r * k + c]!; });
+  return out;
+}
+
 /** Split `node` at `outliers` (sorted input channels). */
 function decompose(g: Graph, node: Node, outliers: number[]): void {
   const x = node.inputs[0]!;
   const wv = node.inputs[1]!;
   const w = constantOf(g, wv)!;
-  const k = w.shape[0]!;
+  const tb = transposedB(node);
+  const k = w.shape[tb ? 1 : 0]!;
   const set = new Set(outliers);
   const rest = Array.from({ length: k }, (_, i) => i).filter((i) => !set.has(i));
   const name = nodeMatchName(node);
@@ -52,8 +71,9 @@ function decompose(g: Graph, node: Node, outliers: number[]): void {
   const idx = (ids: number[], hint: string) => b.constant(`${x.name}_${hint}_channels`, Tensor.from('i64', [ids.length], ids.map(BigInt)));
   const xr = b.op('onnx.Gather', [x, idx(rest, 'int8')], { axis: -1 }, { out: `${x.name}_int8_part` });
   const xo = b.op('onnx.Gather', [x, idx(outliers, 'outlier')], { axis: -1 }, { out: `${x.name}_outlier_part` });
-  const wr = b.constant(`${wv.name}_int8_rows`, weightRows(w, rest));
-  const wo = b.constant(`${wv.name}_outlier_rows`, weightRows(w, outliers));
+  // the int8 part keeps the weight's layout; the float branch is a MatMul on [|O|, N] rows
+  const wr = b.constant(`${wv.name}_int8_rows`, tb ? weightColumns(w, rest, false) : weightRows(w, rest));
+  const wo = b.constant(`${wv.name}_outlier_rows`, tb ? weightColumns(w, outliers, true) : weightRows(w, outliers));
   const yo = b.op('onnx.MatMul', [xo, wo], {}, { name: `${name}${OUTLIER_SUFFIX}`, out: `${node.outputs[0]!.name}_outliers` });
   // the int8 part keeps the node (its name, bias and output), reading the remaining channels
   node.inputs[0] = xr;
@@ -71,7 +91,7 @@ function decompose(g: Graph, node: Node, outliers: number[]): void {
 export const llmInt8 = definePass({
   name: 'llm-int8',
   summary: 'LLM.int8(): outlier input columns (|x| ≥ threshold in calibration) of each linear go through a float MatMul, the rest stays for int8',
-  description: `Before: %y = onnx.MatMul(%x, %w : [K,N]).
+  description: `Before: %y = onnx.MatMul(%x, %w : [K,N]) (or MatMulAdd, or a Gemm with alpha 1; a transB weight keeps its layout).
 After: %y = onnx.MatMul(Gather(%x, R), %w[R]) (quantized later); %y_outliers = onnx.MatMul(Gather(%x, O), %w[O]) named "<layer>${OUTLIER_SUFFIX}" (kept float);
 %y_llm_int8 = onnx.Add(%y, %y_outliers).`,
   options: {

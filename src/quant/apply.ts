@@ -82,15 +82,19 @@ export interface QuantizeResult {
  * then `quantizeModel`.
  */
 export async function applyRecipe(model: Model, recipe: Recipe, opts: QuantizeOptions & { log?: (line: string) => void } = {}): Promise<QuantizeResult> {
-  if (recipe.passes.trim() !== '') {
-    try {
-      await runPipeline(model, recipe.passes, { calib: opts.calib, samples: opts.maxSamples, log: opts.log });
-    } catch (e) {
-      if (isLutraError(e)) throw new LutraError(e.code, `recipe '${recipe.name}' passes "${recipe.passes}": ${e.message}`, recipe.source);
-      throw e;
-    }
-  }
+  await runRecipePasses(model, recipe, opts);
   return quantizeModel(model, recipe, opts);
+}
+
+/** The first half of applyRecipe: run the recipe's pass pipeline with the calibration data in its context; errors name the recipe. */
+export async function runRecipePasses(model: Model, recipe: Recipe, opts: { calib?: string; maxSamples?: number; log?: (line: string) => void } = {}): Promise<void> {
+  if (recipe.passes.trim() === '') return;
+  try {
+    await runPipeline(model, recipe.passes, { calib: opts.calib, samples: opts.maxSamples, log: opts.log });
+  } catch (e) {
+    if (isLutraError(e)) throw new LutraError(e.code, `recipe '${recipe.name}' passes "${recipe.passes}": ${e.message}`, recipe.source);
+    throw e;
+  }
 }
 
 /** Bytes of every weight-store entry of a model: what its weights cost, before file framing. */

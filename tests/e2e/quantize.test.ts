@@ -127,6 +127,19 @@ describe.skipIf(!HAS_SHARED)('lutra quantize --report-baseline: SQNR per layer b
     expect(qkv).toHaveLength(9);
     for (const l of qkv) expect(l.error.sqnr!, l.name).toBeGreaterThan(rep.baseline.layers[l.name]! + 20);
   }, 120_000);
+
+  it('digits_vit_outlier: llm-int8 layers are compared with the split float layers, not with the whole originals', async () => {
+    const dir = join(CORPUS, 'digits_vit_outlier');
+    const report = join(tmp, 'llmint8.json');
+    const r = await lutra('quantize', join(dir, 'model.onnx'), '--recipe', 'w8a8-llmint8', '--calib', join(dir, 'calib'), '--samples', '16',
+      '--report', report, '--skip-check', '-o', join(tmp, 'llmint8.onnx'));
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(readFileSync(report, 'utf8')) as { layers: { name: string; error: { sqnr: number | null } }[] };
+    // the split layers keep their names but compute X[:, R]·W[R]: against the unsplit float layer they would read ~16 dB
+    const split = rep.layers.filter((l) => /attn\/qkv\/MatMul$|fc1\/MatMul$|head\/Gemm$/.test(l.name));
+    expect(split).toHaveLength(9);
+    for (const l of split) expect(l.error.sqnr!, l.name).toBeGreaterThan(30);
+  }, 120_000);
 });
 
 describe.skipIf(!HAS_SHARED)('lutra quantize: bad input', () => {

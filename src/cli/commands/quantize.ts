@@ -13,7 +13,8 @@ import { run as interpret } from '../../interp/interpreter.js';
 import { writeFileAtomic } from '../../io.js';
 import { loadModel, modelFormat, saveModel } from '../../load.js';
 import { openOrt } from '../../ort.js';
-import { type QuantizeResult, applyRecipe, needsCalibration, weightBytes } from '../../quant/apply.js';
+import { type QuantizeResult, needsCalibration, quantizeModel, runRecipePasses, weightBytes } from '../../quant/apply.js';
+import { cloneModel } from '../../ir/clone.js';
 import '../../passes/index.js';
 import { OutputComparison } from '../../quant/metrics.js';
 import { type BitWidthChoice, type SensitivityOptions, type SensitivityReport, chooseBitWidths, defaultCandidates, preparedLoader, recipeToJson, sensitivity } from '../../quant/mixed.js';
@@ -203,8 +204,11 @@ Examples:
     }
     const t0 = performance.now();
     let progress: Progress | undefined;
-    const result = await applyRecipe(model, recipe, {
-      log: (line) => io.stderr(`${line}\n`),
+    const log = (line: string) => io.stderr(`${line}\n`);
+    await runRecipePasses(model, recipe, { log, calib, maxSamples });
+    // the report compares layers with the float model the passes made (same node names, exact in float)
+    const migrated = report !== undefined ? cloneModel(model) : undefined;
+    const result = quantizeModel(model, recipe, {
       calib,
       maxSamples,
       onProgress: (done, total) => { (progress ??= new Progress(io, 'calibrate', total)).update(done); },
@@ -222,17 +226,20 @@ Examples:
       // one progress line per report run (the baseline's is a second one)
       const progress: { p?: Progress } = {};
       const opts = { maxSamples, onProgress: (done: number, total: number) => { (progress.p ??= new Progress(io, 'report', total)).update(done); } };
-      const reportOn = (m: Model, r: QuantizeResult): LayerReport => {
-        const out = layerReport(reference(), m, r, reportData!, opts);
+      const reportOn = (float: Model, m: Model, r: QuantizeResult): LayerReport => {
+        const out = layerReport(float, m, r, reportData!, opts);
         progress.p?.finish();
         progress.p = undefined;
         return out;
       };
-      layers = reportOn(model, result);
+      layers = reportOn(migrated!, model, result);
       const baseline = str(args, 'report-baseline');
       if (baseline !== undefined) {
         const base = loadModel(path);
-        layers = withBaseline(layers, reportOn(base, await applyRecipe(base, loadRecipe(baseline), { calib, maxSamples })));
+        const baseRecipe = loadRecipe(baseline);
+        await runRecipePasses(base, baseRecipe, { calib, maxSamples });
+        const baseFloat = cloneModel(base);
+        layers = withBaseline(layers, reportOn(baseFloat, base, quantizeModel(base, baseRecipe, { calib, maxSamples })));
       }
     }
     if (format === '.onnx') writeFileAtomic(out, onnx);
