@@ -7,8 +7,8 @@
  * vectorized (a reduction into an outer local, a condition that varies per lane) stays scalar.
  */
 import {
-  type Expr, type Kernel, type LoopHint, type Stmt, type Storage, type Type,
-  add, bin, i32, load, mapExpr, mapStmtExprs, mentions, splat, storageBits, substitute, ty, v,
+  type Expr, type Kernel, type LoopHint, type ReduceOp, type Stmt, type Storage, type Type,
+  add, bin, cst, i32, load, mapExpr, mapStmtExprs, mentions, splat, storageBits, substitute, ty, v,
 } from './kernel-ir.js';
 
 type LoopStmt = Extract<Stmt, { k: 'loop' }>;
@@ -32,8 +32,8 @@ function apply(body: readonly Stmt[], ctx: Ctx): Stmt[] {
     if (s.k !== 'loop') { out.push(s); continue; }
     const inner: LoopStmt = { ...s, body: apply(s.body, ctx) };
     const vec = s.hint.vector ? vectorize(inner, s.hint.vector, ctx) : undefined;
-    const [main, ...rest] = vec ?? [{ ...inner, hint: { ...s.hint, vector: undefined } } as LoopStmt];
-    out.push(...(s.hint.jam && s.hint.jam > 1 ? unrollJam(main!, s.hint.jam) : [main!]), ...rest);
+    const { pre, main, post } = vec ?? { pre: [], main: { ...inner, hint: { ...s.hint, vector: undefined } } as LoopStmt, post: [] };
+    out.push(...pre, ...(s.hint.jam && s.hint.jam > 1 ? unrollJam(main, s.hint.jam) : [main]), ...post);
   }
   return out;
 }
@@ -88,8 +88,48 @@ function coefficient(e: Expr, iv: string, vary: ReadonlySet<string>): number | u
   return undefined;
 }
 
-/** Main vector loop (step L) plus a scalar tail, or undefined when `s` must stay scalar. */
-function vectorize(s: LoopStmt, lanes: number, ctx: Ctx): LoopStmt[] | undefined {
+/** The value a reduction register starts from. */
+function identity(op: ReduceOp, t: Type): Expr {
+  const [lo, hi] = t.scalar === 'f32' ? [-Infinity, Infinity] : [-(2 ** 31), 2 ** 31 - 1];
+  return cst(op === 'add' ? 0 : op === 'max' ? lo : hi, t);
+}
+
+/**
+ * Outer locals `body` only updates as `acc = acc op e` (op add, max or min; `acc` read nowhere
+ * else), by name; undefined when some other outer local varies with the loop.
+ */
+function reductions(body: readonly Stmt[], vary: ReadonlySet<string>, local: ReadonlySet<string>, iv: string): Map<string, { op: ReduceOp; type: Type }> | undefined {
+  const outer = [...vary].filter((n) => n !== iv && !local.has(n));
+  const found = new Map<string, { op: ReduceOp; type: Type }>();
+  for (const name of outer) {
+    const only = new Set([name]);
+    const updates = body.filter((s) => s.k === 'set' && s.name === name);
+    const u = updates[0];
+    if (updates.length !== 1 || u?.k !== 'set' || u.value.k !== 'bin' || u.value.type.lanes !== 1 || (u.value.type.scalar !== 'f32' && u.value.type.scalar !== 'i32')) return undefined;
+    const { op, a, b } = u.value;
+    if ((op !== 'add' && op !== 'max' && op !== 'min') || a.k !== 'var' || a.name !== name || mentions(b, only)) return undefined;
+    if (body.some((s) => s !== u && stmtMentions(s, only))) return undefined;
+    found.set(name, { op, type: u.value.type });
+  }
+  return found;
+}
+
+/** Whether `s` (nested statements included) reads or assigns one of `names`. */
+function stmtMentions(s: Stmt, names: ReadonlySet<string>): boolean {
+  if (s.k === 'set' && names.has(s.name)) return true;
+  if (s.k === 'loop') return mentions(s.start, names) || mentions(s.end, names) || s.body.some((x) => stmtMentions(x, names));
+  if (s.k === 'if') return mentions(s.cond, names) || [...s.then, ...s.else].some((x) => stmtMentions(x, names));
+  let hit = false;
+  mapStmtExprs([s], (e) => { if (mentions(e, names)) hit = true; return e; });
+  return hit;
+}
+
+/**
+ * Main vector loop (step L) and what runs around it: a reduction `acc = acc op e` accumulates in
+ * an L-lane register (declared before the loop, folded into `acc` after it), and a scalar tail
+ * loop takes the remainder. Undefined when `s` must stay scalar.
+ */
+function vectorize(s: LoopStmt, lanes: number, ctx: Ctx): { pre: Stmt[]; main: LoopStmt; post: Stmt[] } | undefined {
   const start = constOf(s.start);
   const end = constOf(s.end);
   if (start === undefined || end === undefined || s.step !== 1) return undefined;
@@ -97,7 +137,8 @@ function vectorize(s: LoopStmt, lanes: number, ctx: Ctx): LoopStmt[] | undefined
   if (full === 0) return undefined;
   const vary = varyingLocals(s.body, s.var);
   const local = declared(s.body);
-  for (const n of vary) if (n !== s.var && !local.has(n)) return undefined; // a reduction into an outer local
+  const red = reductions(s.body, vary, local, s.var);
+  if (!red) return undefined;
   let body: Stmt[];
   try {
     body = new Widen(s.var, lanes, vary, ctx).stmts(s.body);
@@ -107,8 +148,10 @@ function vectorize(s: LoopStmt, lanes: number, ctx: Ctx): LoopStmt[] | undefined
   }
   const hint: LoopHint = { ...s.hint, vector: undefined };
   const main: LoopStmt = { ...s, end: i32(start + full), step: lanes, body, hint };
-  if (start + full === end) return [main];
-  return [main, { ...s, start: i32(start + full), hint: { parallel: s.hint.parallel } }];
+  const pre: Stmt[] = [...red].map(([n, r]) => ({ k: 'decl', name: `${n}_v`, type: ty(r.type.scalar, lanes), init: splat(identity(r.op, r.type), lanes) }));
+  const post: Stmt[] = [...red].map(([n, r]) => ({ k: 'set', name: n, value: bin(r.op, v(n, r.type), { k: 'hreduce', type: r.type, op: r.op, a: v(`${n}_v`, ty(r.type.scalar, lanes)) }) }));
+  if (start + full < end) post.push({ ...s, start: i32(start + full), hint: { parallel: s.hint.parallel } });
+  return { pre, main, post };
 }
 
 class Widen {
@@ -119,9 +162,10 @@ class Widen {
     return ty(t.scalar, this.lanes);
   }
 
+  /** Whether `buf` is read and written as whole vectors: 32-bit storage, or bytes (widened to i32 lanes). */
   private wide(buf: string): boolean {
     const elem = this.ctx.storage.get(buf);
-    return elem !== undefined && storageBits(elem) === 32;
+    return elem !== undefined && (storageBits(elem) === 32 || storageBits(elem) === 8);
   }
 
   private varies(e: Expr): boolean {
@@ -136,11 +180,10 @@ class Widen {
         return v(`${e.name}_v`, this.vt(e.type));
       case 'load': {
         const c = coefficient(e.index, this.iv, this.vary);
-        if (c === 1 && e.type.lanes === 1 && this.wide(e.buf) && (e.type.scalar === 'f32' || e.type.scalar === 'i32') && !mentions(e.index, new Set([...this.vary].filter((n) => n !== this.iv)))) {
+        if (c === 1 && e.type.lanes === 1 && this.wide(e.buf) && e.type.scalar !== 'i64' && !mentions(e.index, new Set([...this.vary].filter((n) => n !== this.iv)))) {
           return load(e.buf, e.index, this.vt(e.type));
         }
-        const idx = this.expr(e.index);
-        return { k: 'pack', type: this.vt(e.type), elems: Array.from({ length: this.lanes }, (_, j) => load(e.buf, { k: 'lane', type: e.index.type, a: idx, lane: j }, e.type)) };
+        return { k: 'pack', type: this.vt(e.type), elems: Array.from({ length: this.lanes }, (_, j) => load(e.buf, this.laneIndex(e.index, c, j), e.type)) };
       }
       case 'un': return { ...e, type: this.vt(e.type), a: this.expr(e.a) };
       case 'bin': return bin(e.op, this.expr(e.a), this.expr(e.b));
@@ -148,6 +191,17 @@ class Widen {
       case 'cast': return { ...e, type: this.vt(e.type), a: this.expr(e.a) };
       default: throw new CannotVectorize();
     }
+  }
+
+  /**
+   * The scalar index of lane `j` of a gather or scatter: an affine index is re-evaluated at
+   * iv + j (scalar arithmetic the optimizer folds), any other is computed as a vector once and
+   * taken apart lane by lane (`c` is the index's coefficient in iv, undefined when not affine).
+   */
+  private laneIndex(index: Expr, c: number | undefined, j: number, wide?: Expr): Expr {
+    const others = new Set([...this.vary].filter((n) => n !== this.iv));
+    if (c !== undefined && !mentions(index, others)) return substitute(index, this.iv, add(v(this.iv), i32(j)));
+    return { k: 'lane', type: index.type, a: wide ?? this.expr(index), lane: j };
   }
 
   stmts(body: readonly Stmt[]): Stmt[] {
@@ -167,16 +221,18 @@ class Widen {
           if (!this.varies(s.index)) throw new CannotVectorize();
           const c = coefficient(s.index, this.iv, this.vary);
           const onlyIv = !mentions(s.index, new Set([...this.vary].filter((n) => n !== this.iv)));
-          if (c === 1 && onlyIv && this.wide(s.buf) && (s.value.type.scalar === 'f32' || s.value.type.scalar === 'i32')) {
+          if (c === 1 && onlyIv && this.wide(s.buf) && s.value.type.scalar !== 'i64') {
             out.push({ ...s, value: this.expr(s.value) });
             break;
           }
           const t = this.ctx.temps++;
           const val = this.expr(s.value);
-          const idx = this.expr(s.index);
-          out.push({ k: 'let', name: `_sv${t}`, value: val }, { k: 'let', name: `_si${t}`, value: idx });
+          const affine = c !== undefined && onlyIv;
+          out.push({ k: 'let', name: `_sv${t}`, value: val });
+          if (!affine) out.push({ k: 'let', name: `_si${t}`, value: this.expr(s.index) });
           for (let j = 0; j < this.lanes; j++) {
-            out.push({ k: 'store', buf: s.buf, index: { k: 'lane', type: s.index.type, a: v(`_si${t}`, idx.type), lane: j }, value: { k: 'lane', type: s.value.type, a: v(`_sv${t}`, val.type), lane: j } });
+            const index = this.laneIndex(s.index, c, j, affine ? undefined : v(`_si${t}`, ty('i32', this.lanes)));
+            out.push({ k: 'store', buf: s.buf, index, value: { k: 'lane', type: s.value.type, a: v(`_sv${t}`, val.type), lane: j } });
           }
           break;
         }

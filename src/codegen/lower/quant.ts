@@ -26,7 +26,7 @@ import { normalizeAxis } from '../../ir/shape-utils.js';
 import { Tensor } from '../../ir/tensor.js';
 import { type QuantType, isQuant, quantRange } from '../../ir/types.js';
 import {
-  type Expr, type Stmt, I32, bin, cast, cst, decl, dot, f32, i32, load, set, ty, un, v,
+  type Expr, type Stmt, I32, bin, cast, cst, decl, dot, f32, i32, load, set, store, ty, un, v,
 } from '../kernel-ir.js';
 import type { AnchorEmit, Buf, Emit, TVal } from './lowering.js';
 
@@ -133,7 +133,9 @@ export function paramVals(qp: QParams, constVal: (t: Tensor, name: string) => TV
 export function quantizeExpr(cx: Emit, qp: QParams, pv: ReturnType<typeof paramVals>, x: Expr, idx: readonly Expr[]): Expr {
   const { min, max } = quantRange(qp.qt);
   const q = bin('add', un('round', bin('div', x, paramAt(cx, qp, pv.s, idx))), paramAt(cx, qp, pv.z, idx));
-  return cast(bin('max', bin('min', q, f32(max)), f32(min)), 'i32');
+  // q is integral, so saturating to i32 first and clamping in i32 is the same (NaN → 0 → clamped),
+  // and integer min/max are single SIMD instructions where f32 ones need NaN fixups
+  return bin('max', bin('min', cast(q, 'i32'), i32(max)), i32(min));
 }
 
 /** DequantizeLinear of an i32 code: (q − z) · s in f32 (exact operands, one rounding). */
@@ -154,6 +156,8 @@ export function weightReader(wq: WeightQuant, constVal: (t: Tensor, name: string
 /**
  * out[o…, m, n] = epilogue(Σ_k (A[o, m, k] − za)·(W[c, k] − zw[c])) with c = channel(o, n): A's
  * codes in a buffer with unit stride along k, W an 8-bit weight buffer laid out [channels, K].
+ * The kernel sums A's raw codes: Σ (A − za)(W − zw) = Σ A·(W − zw) − za·Σ (W − zw), and the
+ * second term is a per-channel constant (`corr`, see zeroCorrection) subtracted once per output.
  */
 export interface IntGemm {
   readonly outer: readonly number[];
@@ -163,8 +167,11 @@ export interface IntGemm {
   readonly a: Buf;
   /** Element index of A[o…, m, 0]. */
   aRow(o: readonly Expr[], m: Expr): Expr;
-  readonly za: number;
   readonly w: Buf;
+  /** za·Σ_k (W[c, k] − zw[c]) per channel (i32); absent when za is 0. */
+  readonly corr?: Buf;
+  /** Four i32 per tile row: the tile's sums pass through it into the vectorized epilogue. */
+  readonly stage: Buf;
   /** The output channel (row of W) that column n of batch o computes (groups offset it). */
   channel(o: readonly Expr[], n: Expr): Expr;
   /** The weight zero point of output channel `ch` (i32). */
@@ -175,45 +182,105 @@ export interface IntGemm {
 }
 
 const I16X8 = ty('i16', 8);
+const I32X4 = ty('i32', 4);
 const splat16 = (x: Expr): Expr => ({ k: 'splat', type: I16X8, a: x });
+const hsum = (x: Expr): Expr => ({ k: 'hreduce', type: I32, op: 'add', a: x });
+const isZero = (e: Expr): boolean => e.k === 'const' && e.value === 0;
+const kLoop = (start: number, end: number, step: number, body: Stmt[]): Stmt => ({ k: 'loop', var: 'k', start: i32(start), end: i32(end), step, hint: {}, body });
+
+/** za·Σ_k (W[c, k] − zw[c]) for W's codes laid out [channels, K], or undefined when za is 0. */
+export function zeroCorrection(codes: Tensor, zero: readonly number[], za: number): Tensor | undefined {
+  if (za === 0) return undefined;
+  const [C, K] = codes.shape as [number, number];
+  const d = codes.data as ArrayLike<number>;
+  return Tensor.from('i32', [C], Array.from({ length: C }, (_, c) => {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += Number(d[c * K + k]) - zero[zero.length === 1 ? 0 : c]!;
+    return Math.imul(za, s);
+  }));
+}
 
 /**
- * Loops o…, m, n, k: k runs 8 codes at a time (two i16x8 widening loads, a pairwise dot into
- * an i32x4 accumulator), a scalar tail takes K mod 8; m is jammed by 4 and n by 2, so each
- * widened load feeds several dots (a 4 × 2 tile of accumulators).
+ * Loops o…, m, n, k over register tiles of R = 2 rows × 4 columns: k runs 8 codes at a time
+ * (an i16x8 widening load per row and per column, a pairwise dot into one i32x4 accumulator
+ * per tile element: 14 v128 registers), a scalar tail takes K mod 8. The four column sums of a
+ * row form one i32x4, so the epilogue (scale, bias, activation, requantization) runs as a
+ * 4-lane loop the scheduler vectorizes. Leftover rows and columns (M mod 2, N mod 4) run the
+ * same code one row or one column at a time.
  */
 export function intGemm(g: IntGemm): AnchorEmit {
   return (cx, out) => {
     const o = g.outer.map((_, i) => v(`o${i}`));
+    const a = cx.use(g.a, 'read');
+    const w = cx.use(g.w, 'read');
+    const stage = cx.use(g.stage, 'write');
+    const corr = g.corr && cx.use(g.corr, 'read');
+    const K8 = g.K - (g.K % 8);
     const m = v('m');
     const n = v('n');
     const k = v('k');
-    const a = cx.use(g.a, 'read');
-    const w = cx.use(g.w, 'read');
-    const K8 = g.K - (g.K % 8);
-    const aAt = (t: typeof I32) => load(a, bin('add', g.aRow(o, m), k), t);
-    const ch = g.channel(o, n);
-    const wAt = (t: typeof I32) => load(w, bin('add', bin('mul', ch, i32(g.K)), k), t);
-    const zw = g.zw(cx, ch);
-    const centered = (x: Expr, z: Expr, wide: boolean): Expr => (z.k === 'const' && z.value === 0 ? x : bin('sub', x, wide ? splat16(z) : z));
-    const body: Stmt[] = [];
-    if (K8 > 0) {
-      const acc4 = v('acc4', ty('i32', 4));
-      const step = dot(centered(aAt(I16X8), i32(g.za), true), centered(wAt(I16X8), zw, true));
-      body.push(
-        decl('acc4', cst(0, ty('i32', 4))),
-        { k: 'loop', var: 'k', start: i32(0), end: i32(K8), step: 8, hint: {}, body: [set('acc4', bin('add', acc4, step))] },
-        decl('acc', { k: 'hreduce', type: I32, op: 'add', a: acc4 }),
-      );
-    } else {
-      body.push(decl('acc', i32(0)));
-    }
-    if (K8 < g.K) {
-      body.push({ k: 'loop', var: 'k', start: i32(K8), end: i32(g.K), step: 1, hint: {}, body: [set('acc', bin('add', v('acc'), bin('mul', centered(aAt(I32), i32(g.za), false), centered(wAt(I32), zw, false))))] });
-    }
-    body.push(...cx.scope(() => out(g.outIdx(o, m, n), g.epilogue(cx, o, m, n, v('acc')))));
-    let nest: Stmt[] = [{ k: 'loop', var: 'n', start: i32(0), end: i32(g.N), step: 1, body, hint: g.N >= 2 ? { jam: 2 } : {} }];
-    nest = [{ k: 'loop', var: 'm', start: i32(0), end: i32(g.M), step: 1, body: nest, hint: g.M >= 4 ? { jam: 4, parallel: true } : { parallel: true } }];
+    const aAt = (row: Expr, t: typeof I32) => load(a, bin('add', g.aRow(o, row), k), t);
+    const wAt = (ch: Expr, t: typeof I32) => load(w, bin('add', bin('mul', ch, i32(g.K)), k), t);
+    const centered = (x: Expr, z: Expr): Expr => (isZero(z) ? x : bin('sub', x, z));
+    /** R rows from m × C columns from n: sums per row as i32 (C = 1) or i32x4 (C = 4), then the epilogue. */
+    const tile = (R: number, C: number): Stmt[] => {
+      const rows = Array.from({ length: R }, (_, r) => bin('add', m, i32(r)));
+      const chs = Array.from({ length: C }, (_, c) => g.channel(o, bin('add', n, i32(c))));
+      const zws = chs.map((ch) => g.zw(cx, ch));
+      const body: Stmt[] = [];
+      const acc = (r: number, c: number) => v(`acc${r}_${c}`, I32X4);
+      const sumName = (r: number) => `${C === 4 ? 'sumv' : 'sum'}${r}`;
+      const sum = (r: number) => v(sumName(r), C === 4 ? I32X4 : I32);
+      if (K8 > 0) {
+        zws.forEach((z, c) => { if (!isZero(z)) body.push(decl(`zw${c}`, splat16(z))); });
+        const zw16 = (c: number) => (isZero(zws[c]!) ? zws[c]! : v(`zw${c}`, I16X8));
+        const step: Stmt[] = [
+          ...rows.map((row, r) => decl(`a${r}`, aAt(row, I16X8))),
+          ...chs.map((ch, c) => decl(`w${c}`, centered(wAt(ch, I16X8), zw16(c)))),
+        ];
+        for (let r = 0; r < R; r++) {
+          for (let c = 0; c < C; c++) {
+            body.push(decl(`acc${r}_${c}`, cst(0, I32X4)));
+            step.push(set(`acc${r}_${c}`, bin('add', acc(r, c), dot(v(`a${r}`, I16X8), v(`w${c}`, I16X8)))));
+          }
+        }
+        body.push(kLoop(0, K8, 8, step));
+        rows.forEach((_, r) => body.push(decl(sumName(r), C === 4 ? { k: 'pack', type: I32X4, elems: chs.map((__, c) => hsum(acc(r, c))) } : hsum(acc(r, 0)))));
+      } else {
+        rows.forEach((_, r) => body.push(decl(sumName(r), cst(0, C === 4 ? I32X4 : I32))));
+      }
+      if (K8 < g.K) {
+        const wk = chs.map((ch, c) => centered(wAt(ch, I32), zws[c]!));
+        const wv = C === 4 ? { k: 'pack', type: I32X4, elems: wk } as Expr : wk[0]!;
+        body.push(kLoop(K8, g.K, 1, rows.map((row, r) => {
+          const ak = aAt(row, I32);
+          return set(sumName(r), bin('add', sum(r), bin('mul', C === 4 ? { k: 'splat', type: I32X4, a: ak } : ak, wv)));
+        })));
+      }
+      if (corr) rows.forEach((_, r) => body.push(set(sumName(r), bin('sub', sum(r), load(corr, chs[0]!, sum(r).type)))));
+      rows.forEach((row, r) => {
+        if (C === 1) {
+          body.push(...cx.scope(() => out(g.outIdx(o, row, n), g.epilogue(cx, o, row, n, sum(r)))));
+          return;
+        }
+        const j = v('nj');
+        const col = bin('add', n, j);
+        body.push(store(stage, i32(4 * r), sum(r)), {
+          k: 'loop', var: 'nj', start: i32(0), end: i32(4), step: 1, hint: { vector: 4 },
+          body: cx.scope(() => out(g.outIdx(o, row, col), g.epilogue(cx, o, row, col, load(stage, bin('add', i32(4 * r), j), I32)))),
+        });
+      });
+      return body;
+    };
+    const N4 = g.N - (g.N % 4);
+    const R = g.M >= 2 ? 2 : 1;
+    const M2 = g.M - (g.M % R);
+    const columns = (R: number): Stmt[] => [
+      ...(N4 > 0 ? [{ k: 'loop', var: 'n', start: i32(0), end: i32(N4), step: 4, hint: {}, body: tile(R, 4) } as Stmt] : []),
+      ...(N4 < g.N ? [{ k: 'loop', var: 'n', start: i32(N4), end: i32(g.N), step: 1, hint: {}, body: tile(R, 1) } as Stmt] : []),
+    ];
+    let nest: Stmt[] = [{ k: 'loop', var: 'm', start: i32(0), end: i32(M2), step: R, body: columns(R), hint: { parallel: true } }];
+    if (M2 < g.M) nest.push({ k: 'loop', var: 'm', start: i32(M2), end: i32(g.M), step: 1, body: columns(1), hint: { parallel: true } });
     for (let d = g.outer.length - 1; d >= 0; d--) nest = [{ k: 'loop', var: `o${d}`, start: i32(0), end: i32(g.outer[d]!), step: 1, body: nest, hint: { parallel: true } }];
     return nest;
   };

@@ -20,8 +20,8 @@ import {
 import { ELEMENTWISE, powByConstant } from './elementwise.js';
 import { type AnchorEmit, type Emit, type Form, type Lowering, type TVal, broadcastIdx, cannotLower } from './lowering.js';
 import {
-  type IntOperands, type WeightLookup, type WeightQuant, combinedScale, dequantizeExpr, intGemm, paramVals, qparams, quantizeExpr,
-  scaled, weightReader,
+  type IntGemm, type IntOperands, type WeightLookup, type WeightQuant, combinedScale, dequantizeExpr, intGemm, paramVals, qparams, quantizeExpr,
+  scaled, weightReader, zeroCorrection,
 } from './quant.js';
 
 /** What a rule sees: its node, lowered operands, output shapes and register types. */
@@ -184,13 +184,24 @@ function codesView(c: RuleCtx, v: Value): { t: TVal; f: ViewForm } {
 /** An 8-bit weight laid out [channels, K] as a weight buffer. */
 const weightBuf = (c: RuleCtx, codes: Tensor, qt: QuantType) => c.lw.buffer('weight', qt.storage === 'u8' ? 'u8' : 'i8', codes.size, codes);
 
+const zeroPoints = (iq: IntOperands): number[] => Array.from(iq.w.params.zero.data as ArrayLike<number>, Number);
+
 /** The i32 zero point of output channel `ch`: an immediate when every channel shares it. */
 function weightZero(c: RuleCtx, iq: IntOperands, channels: number): (cx: Emit, ch: Expr) => Expr {
-  const z = iq.w.params.zero;
-  const values = Array.from(z.data as ArrayLike<number>, Number);
+  const values = zeroPoints(iq);
   if (values.every((x) => x === values[0])) return () => i32(values[0]!);
   const t = c.constVal(Tensor.from('i32', [channels], values), `${c.node.outputs[0]!.name}.zw`);
   return (cx, ch) => cx.read(t, [ch]);
+}
+
+/** The integer GEMM's constant buffers for weight codes laid out [channels, K]: the weight, its zero-point correction, the tile stage. */
+function intBuffers(c: RuleCtx, iq: IntOperands, codes: Tensor): Pick<IntGemm, 'w' | 'corr' | 'stage'> {
+  const corr = zeroCorrection(codes, zeroPoints(iq), iq.act.zero);
+  return {
+    w: weightBuf(c, codes, iq.w.params.qt),
+    ...(corr ? { corr: c.lw.buffer('weight', 'i32', corr.size, corr) } : {}),
+    stage: c.lw.buffer('activation', 'i32', 8),
+  };
 }
 
 /** sx·sw as an immediate or a per-channel constant. */
@@ -207,10 +218,9 @@ function intMatmul(c: RuleCtx, iq: IntOperands, opts: { transB: boolean; bias?: 
   const [M, K] = a0.shape.slice(-2) as [number, number];
   const N = out[out.length - 1]!;
   const { t: at, f: af } = codesView(c, iq.act.codes);
-  const w = weightBuf(c, opts.transB ? iq.w.codes : transposed2d(iq.w.codes), iq.w.params.qt);
   const scale = scaleVal(c, iq, N);
   const emit = intGemm({
-    outer, M, N, K, a: af.buf, za: iq.act.zero, w,
+    outer, M, N, K, a: af.buf, ...intBuffers(c, iq, opts.transB ? iq.w.codes : transposed2d(iq.w.codes)),
     aRow: (o, m) => linear([...broadcastIdx(o, a0.shape.slice(0, -2), outer), m, i32(0)], af.strides, af.offset),
     channel: (_o, n) => n,
     zw: weightZero(c, iq, N),
@@ -336,8 +346,7 @@ const conv: Rule = {
       const scale = scaleVal(c, iq, OC);
       const channel = (o: readonly Expr[], n: Expr) => bin('add', bin('mul', o[1]!, i32(OCg)), n);
       const emit = intGemm({
-        outer: [N, G], M: P, N: OCg, K: Kc, a: rows, za: iq.act.zero,
-        w: weightBuf(c, iq.w.codes.reshape([OC, Kc]), iq.w.params.qt),
+        outer: [N, G], M: P, N: OCg, K: Kc, a: rows, ...intBuffers(c, iq, iq.w.codes.reshape([OC, Kc])),
         aRow: (o, m) => linear([o[0]!, o[1]!, m, i32(0)], contiguous(rowsShape)),
         channel, zw: weightZero(c, iq, OC),
         outIdx: (o, m, n) => outIdx(o[0]!, channel(o, n), bin('div', m, i32(OW)), bin('rem', m, i32(OW))),
@@ -435,7 +444,9 @@ function reduction(x: TVal, axes: readonly number[], out: readonly number[], kee
     const r = axes.map((a) => v(`r${a}`));
     const xIdx = idx.map((e, i) => (axes.includes(i) ? r[axes.indexOf(i)]! : e));
     let inner: Stmt[] = cx.scope(() => [set('acc', bin(op, v('acc', F32), cx.read(x, xIdx)))]);
-    for (let j = axes.length - 1; j >= 0; j--) inner = [loop(`r${axes[j]}`, x.shape[axes[j]!]!, inner)];
+    // the innermost reduced axis vectorizes when it is x's last (unit-stride) axis
+    const last = axes[axes.length - 1] === x.shape.length - 1;
+    for (let j = axes.length - 1; j >= 0; j--) inner = [loop(`r${axes[j]}`, x.shape[axes[j]!]!, inner, last && j === axes.length - 1 ? { vector: 4 } : {})];
     const outIdx = keep ? idx : idx.filter((_, i) => !axes.includes(i));
     return [decl('acc', f32(init)), ...inner, ...cx.scope(() => store(outIdx.length === out.length ? outIdx : idx, done(v('acc', F32))))];
   }, () => ({ parallel: true }));
@@ -487,9 +498,9 @@ const softmax: Rule = {
     const j = v('j');
     const emit: AnchorEmit = (cx, store) => rows(x.shape, axis, (at) => [
       decl('mx', f32(-Infinity)),
-      loop('j', L, cx.scope(() => [set('mx', bin('max', v('mx', F32), cx.read(x, at(j))))])),
+      loop('j', L, cx.scope(() => [set('mx', bin('max', v('mx', F32), cx.read(x, at(j))))]), { vector: 4 }),
       decl('sum', f32(0)),
-      loop('j', L, cx.scope(() => [set('sum', bin('add', v('sum', F32), un('exp', bin('sub', cx.read(x, at(j)), v('mx', F32)))))])),
+      loop('j', L, cx.scope(() => [set('sum', bin('add', v('sum', F32), un('exp', bin('sub', cx.read(x, at(j)), v('mx', F32)))))]), { vector: 4 }),
       let_('rs', bin('div', f32(1), v('sum', F32))),
       loop('j', L, cx.scope(() => store(at(j), bin('mul', un('exp', bin('sub', cx.read(x, at(j)), v('mx', F32))), v('rs', F32)))), { vector: 4 }),
     ]);
@@ -514,10 +525,10 @@ const layerNorm: Rule = {
       const xAt = (j: readonly Expr[]) => cx.read(x, [...o, ...j]);
       return [
         decl('s', f32(0)),
-        ...over('j', (j) => [set('s', bin('add', v('s', F32), xAt(j)))]),
+        ...over('j', (j) => [set('s', bin('add', v('s', F32), xAt(j)))], hint),
         let_('mean', bin('div', v('s', F32), f32(D))),
         decl('q', f32(0)),
-        ...over('j', (j) => [let_('d', bin('sub', xAt(j), v('mean', F32))), set('q', bin('add', v('q', F32), bin('mul', v('d', F32), v('d', F32))))]),
+        ...over('j', (j) => [let_('d', bin('sub', xAt(j), v('mean', F32))), set('q', bin('add', v('q', F32), bin('mul', v('d', F32), v('d', F32))))], hint),
         let_('rstd', bin('div', f32(1), un('sqrt', bin('add', bin('div', v('q', F32), f32(D)), f32(eps))))),
         ...over('j', (j) => {
           let y = bin('mul', bin('mul', bin('sub', xAt(j), v('mean', F32)), v('rstd', F32)), cx.read(scale, broadcastIdx(j, scale.shape, norm)));

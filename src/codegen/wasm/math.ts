@@ -59,8 +59,10 @@ function vectorLanes(m: binaryen.Module): Lanes {
     sub: (a, b) => m.f32x4.sub(a, b),
     mul: (a, b) => m.f32x4.mul(a, b),
     div: (a, b) => m.f32x4.div(a, b),
-    min: (a, b) => m.f32x4.min(a, b),
-    max: (a, b) => m.f32x4.max(a, b),
+    // pmin/pmax (b < a ? b : a): one instruction where min/max need NaN and -0 fixups; a NaN
+    // first operand still passes through
+    min: (a, b) => m.f32x4.pmin(a, b),
+    max: (a, b) => m.f32x4.pmax(a, b),
     abs: (a) => m.f32x4.abs(a),
     nearest: (a) => m.f32x4.nearest(a),
     selectLt: (a, b, x, y) => m.v128.bitselect(x, y, m.f32x4.lt(a, b)),

@@ -201,6 +201,13 @@ class FunctionRenderer {
       assert(elem === 'i8' || elem === 'u8', `i16x8 loads widen 8-bit storage, not ${elem}`);
       return elem === 'i8' ? m.v128.load8x8_s(offset, 1, index) : m.v128.load8x8_u(offset, 1, index);
     }
+    if (type.lanes > 1 && storageBits(elem) === 8) {
+      // 4 bytes widened to i32 lanes (bool lanes become all-ones masks)
+      const signed = elem === 'i8';
+      const bytes = m.v128.load32_zero(offset, 1, index);
+      const wide = signed ? m.i32x4.extend_low_i16x8_s(m.i16x8.extend_low_i8x16_s(bytes)) : m.i32x4.extend_low_i16x8_u(m.i16x8.extend_low_i8x16_u(bytes));
+      return type.scalar === 'bool' ? m.i32x4.neg(wide) : wide;
+    }
     if (type.lanes > 1) {
       assert(storageBits(elem) === 32, `vector load from ${elem} storage`);
       return m.v128.load(offset, 4, this.ptr(index, elem));
@@ -232,6 +239,11 @@ class FunctionRenderer {
     const { offset, elem } = this.base(buf);
     const index = this.expr(indexExpr);
     const value = this.expr(valueExpr);
+    if (valueExpr.type.lanes > 1 && storageBits(elem) === 8) {
+      // the low byte of each lane (wrapping, as a scalar store8), gathered into 4 bytes
+      const lanes = valueExpr.type.scalar === 'bool' ? m.v128.and(value, v128Const(m, [1, 1, 1, 1], 'i32')) : value;
+      return m.v128.store32_lane(offset, 1, 0, index, m.i8x16.shuffle(lanes, v128Const(m, [0, 0, 0, 0], 'i32'), [0, 4, 8, 12, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16]));
+    }
     if (valueExpr.type.lanes > 1) {
       assert(storageBits(elem) === 32, `vector store to ${elem} storage`);
       return m.v128.store(offset, 4, this.ptr(index, elem), value);

@@ -122,8 +122,8 @@
          (f32x4.nearest
           (f32x4.mul
            (local.tee $8
-            (f32x4.max
-             (f32x4.min
+            (f32x4.pmax
+             (f32x4.pmin
               (f32x4.sub
                (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
                (f32x4.mul

@@ -1,9 +1,91 @@
 (module
- (type $0 (func (param f32) (result f32)))
- (type $1 (func))
+ (type $0 (func (param v128) (result v128)))
+ (type $1 (func (param f32) (result f32)))
+ (type $2 (func))
  (memory $0 1 1)
  (export "memory" (memory $0))
  (export "run" (func $run))
+ (func $exp_f32x4 (param $0 v128) (result v128)
+  (local $1 v128)
+  (local.set $1
+   (f32x4.nearest
+    (f32x4.mul
+     (local.tee $0
+      (f32x4.pmax
+       (f32x4.pmin
+        (local.get $0)
+        (v128.const i32x4 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5)
+       )
+       (v128.const i32x4 0xc2aeac50 0xc2aeac50 0xc2aeac50 0xc2aeac50)
+      )
+     )
+     (v128.const i32x4 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b)
+    )
+   )
+  )
+  (f32x4.mul
+   (f32x4.add
+    (f32x4.mul
+     (f32x4.add
+      (f32x4.mul
+       (f32x4.add
+        (f32x4.mul
+         (f32x4.add
+          (f32x4.mul
+           (f32x4.add
+            (f32x4.mul
+             (f32x4.add
+              (f32x4.mul
+               (v128.const i32x4 0x3ab60b61 0x3ab60b61 0x3ab60b61 0x3ab60b61)
+               (local.tee $0
+                (f32x4.sub
+                 (f32x4.sub
+                  (local.get $0)
+                  (f32x4.mul
+                   (local.get $1)
+                   (v128.const i32x4 0x3f318000 0x3f318000 0x3f318000 0x3f318000)
+                  )
+                 )
+                 (f32x4.mul
+                  (local.get $1)
+                  (v128.const i32x4 0xb95e8083 0xb95e8083 0xb95e8083 0xb95e8083)
+                 )
+                )
+               )
+              )
+              (v128.const i32x4 0x3c088889 0x3c088889 0x3c088889 0x3c088889)
+             )
+             (local.get $0)
+            )
+            (v128.const i32x4 0x3d2aaaab 0x3d2aaaab 0x3d2aaaab 0x3d2aaaab)
+           )
+           (local.get $0)
+          )
+          (v128.const i32x4 0x3e2aaaab 0x3e2aaaab 0x3e2aaaab 0x3e2aaaab)
+         )
+         (local.get $0)
+        )
+        (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)
+       )
+       (local.get $0)
+      )
+      (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
+     )
+     (local.get $0)
+    )
+    (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
+   )
+   (i32x4.shl
+    (i32x4.add
+     (i32x4.trunc_sat_f32x4_s
+      (local.get $1)
+     )
+     (v128.const i32x4 0x0000007f 0x0000007f 0x0000007f 0x0000007f)
+    )
+    (i32.const 23)
+   )
+  )
+ )
  (func $exp_f32 (param $0 f32) (result f32)
   (local $1 f32)
   (local.set $1
@@ -94,24 +176,23 @@
   (local $3 f32)
   (local $4 f32)
   (local $5 i32)
-  (local $6 v128)
-  (local $7 i32)
+  (local $6 i32)
   (loop $L0
-   (local.set $7
+   (local.set $6
     (i32.const 0)
    )
    (loop $L1
-    (local.set $4
-     (f32.const -inf)
+    (local.set $1
+     (v128.const i32x4 0xff800000 0xff800000 0xff800000 0xff800000)
     )
     (local.set $0
      (i32.const 0)
     )
     (loop $L2
-     (local.set $4
-      (f32.max
-       (local.get $4)
-       (f32.load
+     (local.set $1
+      (f32x4.max
+       (local.get $1)
+       (v128.load align=4
         (i32.shl
          (i32.add
           (i32.mul
@@ -130,38 +211,53 @@
        (local.tee $0
         (i32.add
          (local.get $0)
-         (i32.const 1)
+         (i32.const 4)
         )
        )
-       (i32.const 7)
+       (i32.const 4)
       )
      )
     )
     (local.set $3
-     (f32.const 0)
+     (f32.max
+      (f32.max
+       (f32.max
+        (f32.max
+         (f32x4.extract_lane 0
+          (local.get $1)
+         )
+         (f32x4.extract_lane 1
+          (local.get $1)
+         )
+        )
+        (f32x4.extract_lane 2
+         (local.get $1)
+        )
+       )
+       (f32x4.extract_lane 3
+        (local.get $1)
+       )
+      )
+      (f32.const -inf)
+     )
     )
     (local.set $0
-     (i32.const 0)
+     (i32.const 4)
     )
     (loop $L3
      (local.set $3
-      (f32.add
+      (f32.max
        (local.get $3)
-       (call $exp_f32
-        (f32.sub
-         (f32.load
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $2)
-             (i32.const 7)
-            )
-            (local.get $0)
-           )
-           (i32.const 2)
+       (f32.load
+        (i32.shl
+         (i32.add
+          (i32.mul
+           (local.get $2)
+           (i32.const 7)
           )
+          (local.get $0)
          )
-         (local.get $4)
+         (i32.const 2)
         )
        )
       )
@@ -178,118 +274,33 @@
       )
      )
     )
-    (local.set $3
-     (f32.div
-      (f32.const 1)
-      (local.get $3)
-     )
+    (local.set $1
+     (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
     )
     (local.set $0
      (i32.const 0)
     )
     (loop $L4
-     (v128.store offset=64 align=4
-      (local.tee $5
-       (i32.shl
-        (i32.add
-         (i32.mul
-          (local.get $2)
-          (i32.const 7)
-         )
-         (local.get $0)
-        )
-        (i32.const 2)
-       )
-      )
-      (block (result v128)
-       (local.set $6
-        (f32x4.nearest
-         (f32x4.mul
-          (local.tee $1
-           (f32x4.max
-            (f32x4.min
-             (f32x4.sub
-              (v128.load align=4
-               (local.get $5)
-              )
-              (f32x4.splat
-               (local.get $4)
-              )
-             )
-             (v128.const i32x4 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5)
+     (local.set $1
+      (f32x4.add
+       (local.get $1)
+       (call $exp_f32x4
+        (f32x4.sub
+         (v128.load align=4
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $2)
+             (i32.const 7)
             )
-            (v128.const i32x4 0xc2aeac50 0xc2aeac50 0xc2aeac50 0xc2aeac50)
+            (local.get $0)
            )
+           (i32.const 2)
           )
-          (v128.const i32x4 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b)
          )
-        )
-       )
-       (f32x4.mul
-        (f32x4.mul
-         (f32x4.add
-          (f32x4.mul
-           (f32x4.add
-            (f32x4.mul
-             (f32x4.add
-              (f32x4.mul
-               (f32x4.add
-                (f32x4.mul
-                 (f32x4.add
-                  (f32x4.mul
-                   (f32x4.add
-                    (f32x4.mul
-                     (v128.const i32x4 0x3ab60b61 0x3ab60b61 0x3ab60b61 0x3ab60b61)
-                     (local.tee $1
-                      (f32x4.sub
-                       (f32x4.sub
-                        (local.get $1)
-                        (f32x4.mul
-                         (local.get $6)
-                         (v128.const i32x4 0x3f318000 0x3f318000 0x3f318000 0x3f318000)
-                        )
-                       )
-                       (f32x4.mul
-                        (local.get $6)
-                        (v128.const i32x4 0xb95e8083 0xb95e8083 0xb95e8083 0xb95e8083)
-                       )
-                      )
-                     )
-                    )
-                    (v128.const i32x4 0x3c088889 0x3c088889 0x3c088889 0x3c088889)
-                   )
-                   (local.get $1)
-                  )
-                  (v128.const i32x4 0x3d2aaaab 0x3d2aaaab 0x3d2aaaab 0x3d2aaaab)
-                 )
-                 (local.get $1)
-                )
-                (v128.const i32x4 0x3e2aaaab 0x3e2aaaab 0x3e2aaaab 0x3e2aaaab)
-               )
-               (local.get $1)
-              )
-              (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)
-             )
-             (local.get $1)
-            )
-            (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
-           )
-           (local.get $1)
-          )
-          (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
+         (f32x4.splat
+          (local.get $3)
          )
-         (i32x4.shl
-          (i32x4.add
-           (i32x4.trunc_sat_f32x4_s
-            (local.get $6)
-           )
-           (v128.const i32x4 0x0000007f 0x0000007f 0x0000007f 0x0000007f)
-          )
-          (i32.const 23)
-         )
-        )
-        (f32x4.splat
-         (local.get $3)
         )
        )
       )
@@ -306,10 +317,122 @@
       )
      )
     )
+    (local.set $4
+     (f32.add
+      (f32.add
+       (f32.add
+        (f32.add
+         (f32x4.extract_lane 0
+          (local.get $1)
+         )
+         (f32x4.extract_lane 1
+          (local.get $1)
+         )
+        )
+        (f32x4.extract_lane 2
+         (local.get $1)
+        )
+       )
+       (f32x4.extract_lane 3
+        (local.get $1)
+       )
+      )
+      (f32.const 0)
+     )
+    )
     (local.set $0
      (i32.const 4)
     )
     (loop $L5
+     (local.set $4
+      (f32.add
+       (local.get $4)
+       (call $exp_f32
+        (f32.sub
+         (f32.load
+          (i32.shl
+           (i32.add
+            (i32.mul
+             (local.get $2)
+             (i32.const 7)
+            )
+            (local.get $0)
+           )
+           (i32.const 2)
+          )
+         )
+         (local.get $3)
+        )
+       )
+      )
+     )
+     (br_if $L5
+      (i32.lt_s
+       (local.tee $0
+        (i32.add
+         (local.get $0)
+         (i32.const 1)
+        )
+       )
+       (i32.const 7)
+      )
+     )
+    )
+    (local.set $4
+     (f32.div
+      (f32.const 1)
+      (local.get $4)
+     )
+    )
+    (local.set $0
+     (i32.const 0)
+    )
+    (loop $L6
+     (v128.store offset=64 align=4
+      (local.tee $5
+       (i32.shl
+        (i32.add
+         (i32.mul
+          (local.get $2)
+          (i32.const 7)
+         )
+         (local.get $0)
+        )
+        (i32.const 2)
+       )
+      )
+      (f32x4.mul
+       (call $exp_f32x4
+        (f32x4.sub
+         (v128.load align=4
+          (local.get $5)
+         )
+         (f32x4.splat
+          (local.get $3)
+         )
+        )
+       )
+       (f32x4.splat
+        (local.get $4)
+       )
+      )
+     )
+     (br_if $L6
+      (i32.lt_s
+       (local.tee $0
+        (i32.add
+         (local.get $0)
+         (i32.const 4)
+        )
+       )
+       (i32.const 4)
+      )
+     )
+    )
+    (local.set $0
+     (i32.const 4)
+    )
+    (loop $L7
      (f32.store offset=64
       (local.tee $5
        (i32.shl
@@ -329,13 +452,13 @@
          (f32.load
           (local.get $5)
          )
-         (local.get $4)
+         (local.get $3)
         )
        )
-       (local.get $3)
+       (local.get $4)
       )
      )
-     (br_if $L5
+     (br_if $L7
       (i32.lt_s
        (local.tee $0
         (i32.add
@@ -349,9 +472,9 @@
     )
     (br_if $L1
      (i32.le_s
-      (local.tee $7
+      (local.tee $6
        (i32.add
-        (local.get $7)
+        (local.get $6)
         (i32.const 1)
        )
       )
