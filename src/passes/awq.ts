@@ -16,7 +16,7 @@ import { constantOf } from '../ir/builder.js';
 import { assert, fail } from '../ir/diagnostics.js';
 import type { Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { type MigrationSite, findSites, migrateSite, siteData } from '../quant/migrate.js';
+import { type MigrationSite, findSites, migrateSite, siteData, weightKN } from '../quant/migrate.js';
 import { type QuantScheme, fakeQuant, paramsForTensor } from '../quant/quantizer.js';
 import { eraseDead } from '../rewrite/erase.js';
 import { definePass, registerPass } from './manager.js';
@@ -34,15 +34,6 @@ export function awqScales(absMean: ArrayLike<number>, alpha: number): Float64Arr
   return s.map((v) => v / norm);
 }
 
-/** A consumer's weight as [K, N] in float64 (transposing Gemm transB's [N, K]). */
-function weightKN(w: Tensor, kAxis: number): Float64Array {
-  const [r, c] = w.shape as [number, number];
-  const W = w.data as ArrayLike<number>;
-  if (kAxis === 0) return Float64Array.from(W);
-  const out = new Float64Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = W[i * c + j]!;
-  return out;
-}
 
 /** out[rows, N] = X[rows, K] · W[K, N] in float64. */
 function matmul(x: Float32Array, w: Float64Array, rows: number, k: number, n: number, out: Float64Array): void {

@@ -31,7 +31,7 @@ import { fail } from '../ir/diagnostics.js';
 import { Graph, type Node, type Value } from '../ir/graph.js';
 import { getAttr } from '../ir/registry.js';
 import { Tensor } from '../ir/tensor.js';
-import { channelPreserving, siteStats } from '../quant/migrate.js';
+import { channelPreserving, siteStats, weightKN } from '../quant/migrate.js';
 import { type QuantScheme, fakeQuant, paramsForTensor } from '../quant/quantizer.js';
 import { eraseDead } from '../rewrite/erase.js';
 import { definePass, registerPass } from './manager.js';
@@ -326,15 +326,6 @@ function findSpaces(g: Graph): Space[] {
 
 // ---- choosing -----------------------------------------------------------------------------------
 
-/** A consumer's weight as [K, N] in float32 (transposing Gemm transB's [N, K]). */
-function weightKN(w: Tensor, kAxis: number): Float32Array {
-  const [r, c] = w.shape as [number, number];
-  const W = w.data as ArrayLike<number>;
-  if (kAxis === 0) return Float32Array.from(W);
-  const out = new Float32Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = W[i * c + j]!;
-  return out;
-}
 
 /** Channels sorted by descending key (ties keep their order): new channel i is old channel order[i]. */
 export function channelOrder(keys: ArrayLike<number>): Int32Array {

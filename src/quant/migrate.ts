@@ -492,6 +492,16 @@ export function migratedLayerError(x: Tensor, w: Tensor, kAxis: number, s: Float
   return sig === 0 ? 0 : err / sig;
 }
 
+/** A consumer's weight as [K, N] in float64 (transposing Gemm transB's [N, K]). */
+export function weightKN(w: Tensor, kAxis: number): Float64Array {
+  const [r, c] = w.shape as [number, number];
+  const W = w.data as ArrayLike<number>;
+  if (kAxis === 0) return Float64Array.from(W);
+  const out = new Float64Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = W[i * c + j]!;
+  return out;
+}
+
 /** A layer's weight as [K, N] and its float output X·W with Σ(X·W)², computed once per (samples, weight) pair. */
 interface FloatLayer { wkn: Float32Array; ref: Float64Array; sig: number }
 const floatLayers = new WeakMap<Tensor, WeakMap<Tensor, FloatLayer>>();
