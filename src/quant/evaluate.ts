@@ -2,21 +2,26 @@
  * @fileoverview Evaluate a candidate (quantized) model against its float reference on a data
  * directory, on the reference interpreter and/or ONNX Runtime: task metric against labels
  * (top-1 accuracy or bits per char), and how far the candidate's output is from the
- * reference's (metrics.ts). Streaming: one data set is read, run on every backend, folded into
+ * reference's (metrics.ts). The candidate may also be an artifact directory written by
+ * `lutra compile`: it then runs on its own runtime (backend `wasm`), once per data set, and is
+ * compared with the reference on each reference backend. Streaming: one data set is read, run on every backend, folded into
  * the accumulators and dropped before the next. `lutra eval` prints the report; acceptance
  * scripts call `evaluate` directly.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { listDataSets, readDataDir, readTensor } from '../frontends/onnx/testdata.js';
 import { exportOnnx } from '../frontends/onnx/export.js';
 import { isFloat } from '../ir/dtype.js';
 import { LutraError, isLutraError } from '../ir/diagnostics.js';
 import type { Graph, Model, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { formatType, storageDType } from '../ir/types.js';
+import { formatType, storageDType, tensorType } from '../ir/types.js';
 import { checkInputs, run as interpret } from '../interp/interpreter.js';
 import { loadModel, modelFormat } from '../load.js';
 import { type OrtModel, loadOrt, openOrt } from '../ort.js';
+import type { Manifest, ManifestIo } from '../runtime/executor.js';
+import { type ArtifactRun, artifactRunner, isArtifact } from '../runtime/node-runner.js';
 import { Accuracy, BitsPerChar, type ComparisonResult, OutputComparison } from './metrics.js';
 import { batchedInputs, takeSamples } from './samples.js';
 
@@ -24,6 +29,8 @@ import { batchedInputs, takeSamples } from './samples.js';
 export type EvalMetric = 'acc' | 'bpc';
 /** Where the models run: `ref` the reference interpreter, `ort` onnxruntime-node. */
 export type EvalBackend = 'ref' | 'ort';
+/** Where the candidate runs: like the reference, or `wasm` for a compiled artifact directory (its runtime). */
+export type CandidateBackend = EvalBackend | 'wasm';
 
 /** Options of `evaluate`. */
 export interface EvaluateOptions {
@@ -51,10 +58,13 @@ export interface ModelResult {
 
 /** Everything measured on one backend. */
 export interface BackendReport {
+  /** Where the reference ran. */
   backend: EvalBackend;
+  /** Where the candidate ran: `backend`, or `wasm` for an artifact directory. */
+  candidateBackend: CandidateBackend;
   reference: ModelResult;
   candidate: ModelResult;
-  /** The candidate's output against the reference's, both computed on this backend. */
+  /** The candidate's output (on `candidateBackend`) against the reference's (on `backend`). */
   comparison: ComparisonResult;
 }
 
@@ -64,6 +74,7 @@ export interface BackendReport {
  */
 export interface EvalReport {
   reference: { path: string; bytes: number };
+  /** An artifact's bytes are its manifest.json, model.wasm and weights.bin. */
   candidate: { path: string; bytes: number };
   /** candidate bytes / reference bytes. */
   sizeRatio: number;
@@ -87,17 +98,35 @@ export function evalReportJson(report: EvalReport): string {
 }
 
 const shapeText = (s: readonly number[]): string => `[${s.join(',')}]`;
-const describeInputs = (g: Graph): string => g.inputs.map((v) => `${v.name}: ${formatType(v.type)}`).join(', ');
+/** A graph input or output, or an artifact's (manifest) one. */
+type IoSig = Pick<Value, 'name' | 'type'>;
+const describeIo = (vs: readonly IoSig[]): string => vs.map((v) => `${v.name}: ${formatType(v.type)}`).join(', ');
 
 /** Same input count, element types and ranks, and equal dims where both are numbers. */
 function checkSignatures(ref: Graph, cand: Graph, candPath: string): void {
   const same = ref.inputs.length === cand.inputs.length && ref.inputs.every((a, i) => sameType(a, cand.inputs[i]!));
   if (!same) {
-    throw new LutraError('input', `reference and candidate take different inputs: reference (${describeInputs(ref)}), candidate (${describeInputs(cand)})`, candPath);
+    throw new LutraError('input', `reference and candidate take different inputs: reference (${describeIo(ref.inputs)}), candidate (${describeIo(cand.inputs)})`, candPath);
   }
 }
 
-function sameType(a: Value, b: Value): boolean {
+/** An artifact's inputs or outputs as typed values: the declared shape, with every symbolic dim but the batch bound to its compiled size. */
+function artifactIo(man: Manifest, ios: readonly ManifestIo[]): IoSig[] {
+  return ios.map((io) => ({
+    name: io.name,
+    type: tensorType(io.dtype, io.declaredShape.map((d, k) => ((man.batch && k === 0) || typeof d === 'number' ? d : io.shape[k]!))),
+  }));
+}
+
+/** An artifact's inputs and outputs against the reference graph's: same names in order, element types, ranks and non-batch dims. */
+function checkArtifactSignature(ref: Graph, man: Manifest, dir: string): void {
+  for (const [kind, r, a] of [['inputs', ref.inputs, artifactIo(man, man.inputs)], ['outputs', ref.outputs, artifactIo(man, man.outputs)]] as const) {
+    const same = r.length === a.length && r.every((v, i) => v.name === a[i]!.name && sameType(v, a[i]!));
+    if (!same) throw new LutraError('input', `artifact and reference have different ${kind}: reference (${describeIo(r)}), artifact (${describeIo(a)})`, dir);
+  }
+}
+
+function sameType(a: IoSig, b: IoSig): boolean {
   if (storageDType(a.type.dtype) !== storageDType(b.type.dtype)) return false;
   const s = a.type.shape;
   const t = b.type.shape;
@@ -106,8 +135,8 @@ function sameType(a: Value, b: Value): boolean {
 }
 
 /** The compared output's index in both graphs, from `--output` (index or name). */
-function resolveOutput(ref: Graph, cand: Graph, output: number | string, refPath: string, candPath: string): { ref: number; cand: number } {
-  const list = (g: Graph) => `${g.outputs.length} output${g.outputs.length === 1 ? '' : 's'}: ${g.outputs.map((v) => v.name).join(', ')}`;
+function resolveOutput(ref: { outputs: readonly IoSig[] }, cand: { outputs: readonly IoSig[] }, output: number | string, refPath: string, candPath: string): { ref: number; cand: number } {
+  const list = (g: { outputs: readonly IoSig[] }) => `${g.outputs.length} output${g.outputs.length === 1 ? '' : 's'}: ${g.outputs.map((v) => v.name).join(', ')}`;
   if (typeof output === 'number' || /^\d+$/.test(output)) {
     const i = Number(output);
     for (const [g, path] of [[ref, refPath], [cand, candPath]] as const) {
@@ -186,10 +215,21 @@ export async function evaluate(refPath: string, candPath: string, dataDir: strin
   }
   if (opts.metric && !opts.labels) throw new LutraError('usage', `metric ${opts.metric} needs labels`);
   const refModel = loadModel(refPath);
-  const candModel = loadModel(candPath);
   const ref = refModel.graph;
-  const cand = candModel.graph;
-  checkSignatures(ref, cand, candPath);
+  // The candidate: a model file, or an artifact directory run on its runtime (wasm).
+  let candModel: Model | undefined;
+  let artifact: { manifest: Manifest; run: ArtifactRun } | undefined;
+  if (isArtifact(candPath)) {
+    artifact = await artifactRunner(candPath);
+    checkArtifactSignature(ref, artifact.manifest, candPath);
+  } else {
+    if (existsSync(candPath) && statSync(candPath).isDirectory()) {
+      throw new LutraError('io', 'is a directory without manifest.json: expected a .onnx or .lir file, or an artifact directory written by lutra compile', candPath);
+    }
+    candModel = loadModel(candPath);
+    checkSignatures(ref, candModel.graph, candPath);
+  }
+  const cand = candModel ? candModel.graph : { outputs: artifactIo(artifact!.manifest, artifact!.manifest.outputs) };
   const out = resolveOutput(ref, cand, opts.output ?? 0, refPath, candPath);
   const refOut = ref.outputs[out.ref]!;
   const candOut = cand.outputs[out.cand]!;
@@ -214,12 +254,17 @@ export async function evaluate(refPath: string, candPath: string, dataDir: strin
 
   const opened: OrtModel[] = [];
   try {
-    const runners = new Map<EvalBackend, { ref: Runner; cand: Runner }>();
-    for (const b of backends) {
-      runners.set(b, b === 'ref'
-        ? { ref: async (x) => interpret(ref, x, { trusted: true }), cand: async (x) => interpret(cand, x, { trusted: true }) }
-        : { ref: await ortRunner(refModel, refPath, opened), cand: await ortRunner(candModel, candPath, opened) });
+    if (artifact) {
+      notes.push(`the candidate is a compiled ${artifact.manifest.target} artifact: it ran on its runtime (wasm) once per data set; each wasm candidate row compares that output with the reference row above it`);
     }
+    const runners = new Map<EvalBackend, { ref: Runner; cand: Runner | undefined }>();
+    for (const b of backends) {
+      const c = candModel;
+      runners.set(b, b === 'ref'
+        ? { ref: async (x) => interpret(ref, x, { trusted: true }), cand: c && (async (x) => interpret(c.graph, x, { trusted: true })) }
+        : { ref: await ortRunner(refModel, refPath, opened), cand: c && await ortRunner(c, candPath, opened) });
+    }
+    let artifactSeconds = 0;
     const newMeter = () => (metric === 'acc' ? new Accuracy() : metric === 'bpc' ? new BitsPerChar() : undefined);
     const meters = new Map<EvalBackend, Meters>(backends.map((b) => [b, {
       reference: newMeter(), candidate: newMeter(), comparison: new OutputComparison(), refSeconds: 0, candSeconds: 0,
@@ -240,12 +285,18 @@ export async function evaluate(refPath: string, candPath: string, dataDir: strin
       const setName = set.name || '(directory)';
       let inputs = readDataDir(set.dir)[0]!.inputs;
       locate(set.dir, '', () => checkInputs(ref, inputs));
-      locate(set.dir, 'candidate: ', () => checkInputs(cand, inputs));
+      if (candModel) locate(set.dir, 'candidate: ', () => checkInputs(candModel!.graph, inputs));
       const taken = takeSamples(batched, inputs, remaining);
       inputs = taken.inputs;
       const n = taken.n;
       if (taken.cut) cut = true;
       let batchLabels: Tensor | undefined;
+      let artifactOut: Tensor | undefined;
+      if (artifact) {
+        const t = performance.now();
+        artifactOut = (await artifact.run(inputs, set.dir)).outs[out.cand]!;
+        artifactSeconds += (performance.now() - t) / 1000;
+      }
       for (const b of backends) {
         const runner = runners.get(b)!;
         const m = meters.get(b)!;
@@ -253,7 +304,7 @@ export async function evaluate(refPath: string, candPath: string, dataDir: strin
         const r = (await runner.ref(inputs))[out.ref]!;
         m.refSeconds += (performance.now() - t) / 1000;
         t = performance.now();
-        const c = (await runner.cand(inputs))[out.cand]!;
+        const c = artifactOut ?? (await runner.cand!(inputs))[out.cand]!;
         m.candSeconds += (performance.now() - t) / 1000;
         locate(set.dir, `${b}: output '${refOut.name}': `, () => m.comparison.add(r, c));
         if (!labels) continue;
@@ -280,7 +331,9 @@ export async function evaluate(refPath: string, candPath: string, dataDir: strin
     }
 
     const refBytes = statSync(refPath).size;
-    const candBytes = statSync(candPath).size;
+    const candBytes = artifact
+      ? [join(candPath, 'manifest.json'), join(candPath, artifact.manifest.files.wasm), join(candPath, artifact.manifest.files.weights)].reduce((n, f) => n + statSync(f).size, 0)
+      : statSync(candPath).size;
     return {
       reference: { path: refPath, bytes: refBytes },
       candidate: { path: candPath, bytes: candBytes },
@@ -294,8 +347,9 @@ export async function evaluate(refPath: string, candPath: string, dataDir: strin
         const m = meters.get(b)!;
         return {
           backend: b,
+          candidateBackend: artifact ? 'wasm' as const : b,
           reference: { metric: m.reference?.result() ?? null, seconds: m.refSeconds },
-          candidate: { metric: m.candidate?.result() ?? null, seconds: m.candSeconds },
+          candidate: { metric: m.candidate?.result() ?? null, seconds: artifact ? artifactSeconds : m.candSeconds },
           comparison: m.comparison.result(),
         };
       }),

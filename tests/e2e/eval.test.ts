@@ -129,6 +129,71 @@ describe.skipIf(!HAS_SHARED)('lutra eval: a perturbed candidate', () => {
   });
 });
 
+describe.skipIf(!HAS_SHARED)('lutra eval: a compiled artifact as the candidate (runs on wasm)', () => {
+  const fp32 = join(tmp, 'art-fp32');
+  const w8a8 = join(tmp, 'art-w8a8');
+  const cnn = join(tmp, 'art-cnn');
+  beforeAll(async () => {
+    for (const argv of [
+      ['compile', MLP, '-o', fp32],
+      ['compile', MLP, '--recipe', 'w8a8', '--calib', join(CORPUS, 'digits_mlp/calib'), '-o', w8a8],
+      ['compile', join(CORPUS, 'digits_cnn/model.onnx'), '-o', cnn],
+    ]) {
+      const r = await lutra(...argv);
+      expect(r.code, r.stderr).toBe(0);
+    }
+  }, 120_000);
+
+  it('fp32: agreement 1 and SQNR > 100 dB against the float model on every reference backend', async () => {
+    const r = await evalJson(MLP, fp32, '--data', MLP_EVAL, '--labels', MLP_LABELS);
+    expect(r).toMatchObject({ candidate: { path: fp32 }, output: { index: 0, name: 'logits' }, metric: 'acc', samples: 360, dataSets: 1 });
+    expect(r.backends.map((b) => [b.backend, b.candidateBackend])).toEqual(HAS_ORT ? [['ref', 'wasm'], ['ort', 'wasm']] : [['ref', 'wasm']]);
+    for (const b of r.backends) {
+      expect(b.reference.metric, b.backend).toBe(MLP_ACC);
+      expect(b.candidate.metric, b.backend).toBe(MLP_ACC);
+      expect(b.comparison.rows).toBe(360);
+      expect(b.comparison.agreement, b.backend).toBe(1);
+      const sqnr = b.comparison.sqnrDb as number | string; // "inf" when bit-identical
+      expect(sqnr === 'inf' ? Infinity : Number(sqnr), b.backend).toBeGreaterThan(100);
+    }
+    // manifest.json + model.wasm + weights.bin: the float weights and a little more.
+    expect(r.sizeRatio).toBeGreaterThan(0.99);
+    expect(r.sizeRatio).toBeLessThan(1.05);
+    expect(r.notes.join('\n')).toMatch(/compiled wasm artifact/);
+  });
+
+  it('w8a8: accuracy within 0.5 points of the float model, a quarter of its size', async () => {
+    const r = await evalJson(MLP, w8a8, '--data', MLP_EVAL, '--labels', MLP_LABELS, '--backend', 'ref');
+    const [b] = r.backends;
+    expect(b).toMatchObject({ backend: 'ref', candidateBackend: 'wasm' });
+    expect(b!.reference.metric).toBe(MLP_ACC);
+    expect(Math.abs(b!.candidate.metric! - MLP_ACC)).toBeLessThanOrEqual(0.005);
+    expect(b!.comparison.agreement).toBeGreaterThan(0.99);
+    expect(b!.comparison.sqnrDb).toBeGreaterThan(30);
+    expect(r.sizeRatio).toBeLessThan(0.35);
+  });
+
+  it('prints the candidate rows with backend wasm', async () => {
+    const r = await lutra('eval', MLP, w8a8, '--data', MLP_EVAL, '--labels', MLP_LABELS, '--backend', 'ref');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ref +reference +0\.9778 +- +- +- +- +- +[\d.]+ m?s$/m);
+    expect(r.stdout).toMatch(/^wasm +candidate +0\.9\d{3} +0\.9\d{3} +0\.99\d{4} +\d+\.\d +/m);
+    expect(r.stdout).toMatch(/^note +the candidate is a compiled wasm artifact: it ran on its runtime \(wasm\)/m);
+  });
+
+  it('an artifact compiled from another model is one error line naming the artifact', async () => {
+    await userError(/art-cnn: artifact and reference have different inputs: reference \(input: f32\[batch,64\]\), artifact \(input: f32\[batch,1,16,16\]\)/,
+      'eval', MLP, cnn, '--data', MLP_EVAL);
+  });
+
+  it('a directory that is not an artifact is one error line', async () => {
+    const dir = join(tmp, 'not-an-artifact');
+    mkdirSync(dir, { recursive: true });
+    await userError(/not-an-artifact: is a directory without manifest\.json: expected a \.onnx or \.lir file, or an artifact directory written by lutra compile/,
+      'eval', MLP, dir, '--data', MLP_EVAL);
+  });
+});
+
 describe.skipIf(!HAS_SHARED)('evaluate (library)', () => {
   const split = join(tmp, 'split');
   beforeAll(() => {

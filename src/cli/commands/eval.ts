@@ -31,7 +31,7 @@ export function formatEvalReport(r: EvalReport): string {
     const metric = (m: number | null) => (r.metric ? [fixed(m ?? NaN, 4)] : []);
     const c = b.comparison;
     rows.push([b.backend, 'reference', ...metric(b.reference.metric), '-', '-', '-', '-', '-', seconds(b.reference.seconds)]);
-    rows.push([b.backend, 'candidate', ...metric(b.candidate.metric), fixed(c.agreement, 4), fixed(c.cosine, 6), fixed(c.sqnrDb, 1),
+    rows.push([b.candidateBackend, 'candidate', ...metric(b.candidate.metric), fixed(c.agreement, 4), fixed(c.cosine, 6), fixed(c.sqnrDb, 1),
       sig(c.maxAbsErr), sig(c.maxAbsErrRel), seconds(b.candidate.seconds)]);
   }
   const widths = header.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
@@ -50,12 +50,12 @@ export function formatEvalReport(r: EvalReport): string {
 export const evaluate: Command = {
   name: 'eval',
   summary: 'Measure a quantized (candidate) model against its float reference: accuracy, agreement, SQNR.',
-  args: ['reference.onnx|.lir', 'candidate.onnx|.lir'],
+  args: ['reference.onnx|.lir', 'candidate.onnx|.lir|artifact-dir'],
   options: {
     data: { type: 'string', value: 'dir', required: true, help: 'data directory: input_<i>.pb|.npy, directly or in test_data_set_<n>/' },
     labels: { type: 'string', value: 'file', help: 'labels TensorProto: int [N] class ids (top-1 accuracy) or [N, T] token ids (bits per char)' },
     metric: { type: 'string', value: 'acc|bpc', help: 'force the task metric (default: from the label and output shapes)' },
-    backend: { type: 'string', value: 'ref|ort|both', help: 'ref: reference interpreter; ort: ONNX Runtime; both (default; ref only when ORT is not installed)' },
+    backend: { type: 'string', value: 'ref|ort|both', help: 'ref: reference interpreter; ort: ONNX Runtime; both (default; ref only when ORT is not installed). An artifact candidate always runs on wasm' },
     output: { type: 'string', value: 'name|index', help: 'the model output to measure (default 0)' },
     samples: { type: 'string', value: 'N', help: 'evaluate at most N samples (rows of the batch dimension)' },
     json: { type: 'boolean', help: 'print the report as JSON (inf/-inf/nan as strings)' },
@@ -65,9 +65,14 @@ that produced it. Label rows are consumed in data-set order. Metrics: top-1 accu
 char against the labels; the candidate's top-1 agreement with the reference, cosine similarity,
 SQNR (10·log10(Σref²/Σ(ref−cand)²) dB), max abs error and max abs error / max |ref|.
 
+The candidate may be an artifact directory written by 'lutra compile': it runs on its runtime
+(wasm) and is compared with the reference run on each --backend; its inputs and outputs (names,
+element types, non-batch dims) must match the reference's.
+
 Examples:
   lutra eval model.onnx model.int8.onnx --data corpus/digits_mlp/eval --labels corpus/digits_mlp/eval/labels.pb
-  lutra eval model.onnx model.int8.lir --data eval --backend ref --json > report.json`,
+  lutra eval model.onnx model.int8.lir --data eval --backend ref --json > report.json
+  lutra eval model.onnx out/mlp-w8a8 --data eval --labels eval/labels.pb`,
   async run(args, io) {
     const metric = str(args, 'metric');
     if (metric !== undefined && !(METRICS as readonly string[]).includes(metric)) throw usageError(this, `unknown metric '${metric}' (metrics: ${METRICS.join(', ')})`);

@@ -1,12 +1,11 @@
 /** @fileoverview `lutra run`: run a model on a data directory and write its outputs in the same layout. */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LutraError, isLutraError } from '../../ir/diagnostics.js';
 import { readDataDir, writeTensor } from '../../frontends/onnx/testdata.js';
 import { checkInputs, run as interpret } from '../../interp/interpreter.js';
-import { Tensor } from '../../ir/tensor.js';
 import { loadModel } from '../../load.js';
-import { ArtifactError, type AnyArray, type LoadedModel, loadArtifact } from '../../runtime/executor.js';
+import { type ArtifactRun, artifactRunner, isArtifact } from '../../runtime/node-runner.js';
 import { type Command, checkBackend, str, usageError } from '../command.js';
 import { Progress } from '../progress.js';
 
@@ -19,11 +18,8 @@ function moveInto(from: string, to: string): void {
   }
 }
 
-/** A directory holding manifest.json is a compiled artifact. */
-const isArtifact = (path: string): boolean => existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, 'manifest.json'));
-
-/** Runs one data set: outputs with their names. */
-type Runner = (inputs: readonly Tensor[], where: string) => Promise<{ outs: Tensor[]; names: string[] }>;
+/** Runs one data set: outputs with their names (the artifact runner's contract). */
+type Runner = ArtifactRun;
 
 function refRunner(path: string, sets: ReturnType<typeof readDataDir>): Runner {
   const graph = loadModel(path).graph;
@@ -36,45 +32,6 @@ function refRunner(path: string, sets: ReturnType<typeof readDataDir>): Runner {
     }
   }
   return async (inputs) => ({ outs: interpret(graph, inputs, { trusted: true }), names: graph.outputs.map((v) => v.name) });
-}
-
-async function artifactRunner(dir: string): Promise<Runner> {
-  let m: LoadedModel;
-  try {
-    m = await loadArtifact(dir);
-  } catch (e) {
-    if (e instanceof ArtifactError) throw new LutraError('io', e.message, dir);
-    throw e;
-  }
-  const man = m.manifest;
-  return async (inputs, where) => {
-    if (inputs.length !== man.inputs.length) throw new LutraError('input', `artifact takes ${man.inputs.length} input(s) (${m.inputNames.join(', ')}), got ${inputs.length}`, where);
-    const feeds: Record<string, AnyArray> = {};
-    man.inputs.forEach((io, i) => {
-      const t = inputs[i]!;
-      const want = io.dtype === 'bool' ? 'bool' : io.dtype;
-      if (t.dtype !== want) throw new LutraError('input', `input '${io.name}' expects ${io.dtype}, got dtype ${t.dtype}`, where);
-      const fixed = io.declaredShape.slice(man.batch ? 1 : 0);
-      const got = t.shape.slice(man.batch ? 1 : 0);
-      if (t.shape.length !== io.declaredShape.length || fixed.some((d, k) => typeof d === 'number' ? d !== got[k] : io.shape[k + (man.batch ? 1 : 0)] !== got[k])) {
-        throw new LutraError('input', `input '${io.name}' expects shape [${io.declaredShape.join(',')}] (compiled for [${io.shape.join(',')}]), got [${t.shape.join(',')}]`, where);
-      }
-      feeds[io.name] = t.data as AnyArray;
-    });
-    let res: Record<string, AnyArray>;
-    try {
-      res = await m.run(feeds);
-    } catch (e) {
-      if (e instanceof ArtifactError) throw new LutraError('input', e.message, where);
-      throw e;
-    }
-    const samples = man.batch ? inputs[0]!.shape[0]! : 0;
-    const outs = man.outputs.map((io) => {
-      const shape = man.batch ? [samples, ...io.shape.slice(1)] : [...io.shape];
-      return new Tensor(io.dtype, shape, res[io.name]!);
-    });
-    return { outs, names: m.outputNames.slice() };
-  };
 }
 
 export const run: Command = {
@@ -104,7 +61,7 @@ Examples:
     if (!artifact) checkBackend(this, backend);
     const outDir = resolve(str(args, 'outputs')!);
     const sets = readDataDir(str(args, 'inputs')!);
-    const runner = artifact ? await artifactRunner(path) : refRunner(path, sets);
+    const runner = artifact ? (await artifactRunner(path)).run : refRunner(path, sets);
     mkdirSync(dirname(outDir), { recursive: true });
     const staging = mkdtempSync(join(dirname(outDir), `.${basename(outDir)}.tmp-`));
     try {
