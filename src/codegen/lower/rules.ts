@@ -14,7 +14,7 @@ import { normalizeAxis } from '../../ir/shape-utils.js';
 import { Tensor, strides as contiguous } from '../../ir/tensor.js';
 import { type QuantType, numel } from '../../ir/types.js';
 import {
-  type Expr, type LoopHint, type Scalar, type Stmt, F32, bin, cast, cst, decl, f32, i32, if_, let_, linear, loop, loopNest,
+  type Expr, type LoopHint, type Scalar, type Stmt, F32, bin, cast, cst, decl, f32, i32, if_, let_, linear, load, loop, loopNest,
   select, set, store, ty, un, v,
 } from '../kernel-ir.js';
 import { ELEMENTWISE, powByConstant } from './elementwise.js';
@@ -333,16 +333,33 @@ const conv: Rule = {
       const rows = c.lw.buffer('activation', codes.elem, N * G * P * Kc);
       const rowsShape = [N, G, P, Kc];
       c.lw.settle(codes);
-      c.lw.kernel('Im2Row.int8', (cx) => loopNest('c', [N, G, OH, OW, Cg, KH, KW], ([n, g, oh, ow, ch, kh, kw]) => cx.scope(() => {
-        const ihk = bin('add', bin('sub', bin('mul', oh!, i32(SH)), i32(PH)), bin('mul', kh!, i32(DH)));
-        const iwk = bin('add', bin('sub', bin('mul', ow!, i32(SW)), i32(PW)), bin('mul', kw!, i32(DW)));
-        const inside = bin('and', bin('and', bin('ge', ihk, i32(0)), bin('lt', ihk, i32(H))), bin('and', bin('ge', iwk, i32(0)), bin('lt', iwk, i32(W))));
-        const clamp = (e: Expr, hi: number) => bin('max', bin('min', e, i32(hi - 1)), i32(0));
-        const q = cx.read(codes, xIdx(n!, bin('add', bin('mul', g!, i32(Cg)), ch!), clamp(ihk, H), clamp(iwk, W)));
-        const k = bin('add', bin('mul', bin('add', bin('mul', ch!, i32(KH)), kh!), i32(KW)), kw!);
-        const p = bin('add', bin('mul', oh!, i32(OW)), ow!);
-        return [store(cx.use(rows, 'write'), linear([n!, g!, p, k], contiguous(rowsShape)), select(inside, q, i32(iq.act.zero)))];
-      }), (d) => ({ parallel: d < 4 })));
+      // interior pixels (every window column inside the image) copy each window row as a run
+      // with no bounds checks; the border columns take the general path (clamp + select)
+      const owLo = Math.min(OW, Math.ceil(PW / SW));
+      const owHi = Math.max(owLo, Math.min(OW, Math.floor((W - 1 - (KW - 1) * DW + PW) / SW) + 1));
+      const [n, g, oh, ow, ch, kh, kw] = ['n', 'g', 'oh', 'ow', 'ch', 'kh', 'kw'].map((x) => v(x)) as [Expr, Expr, Expr, Expr, Expr, Expr, Expr];
+      const cin = bin('add', bin('mul', g, i32(Cg)), ch);
+      const rowAt = (kwE: Expr): Expr => linear([n, g, bin('add', bin('mul', oh, i32(OW)), ow), bin('add', bin('mul', bin('add', bin('mul', ch, i32(KH)), kh), i32(KW)), kwE)], contiguous(rowsShape));
+      const ihk = bin('add', bin('sub', bin('mul', oh, i32(SH)), i32(PH)), bin('mul', kh, i32(DH)));
+      const iwOf = (kwE: Expr) => bin('add', bin('sub', bin('mul', ow, i32(SW)), i32(PW)), bin('mul', kwE, i32(DW)));
+      c.lw.kernel('Im2Row.int8', (cx) => {
+        const out = cx.use(rows, 'write');
+        const zero = i32(iq.act.zero);
+        const border = (lo: number, hi: number): Stmt[] => (lo >= hi ? [] : [loop('ow', hi, [loop('ch', Cg, [loop('kh', KH, [loop('kw', KW, cx.scope(() => {
+          const iwk = iwOf(kw);
+          const inside = bin('and', bin('and', bin('ge', ihk, i32(0)), bin('lt', ihk, i32(H))), bin('and', bin('ge', iwk, i32(0)), bin('lt', iwk, i32(W))));
+          const clamp = (e: Expr, top: number) => bin('max', bin('min', e, i32(top - 1)), i32(0));
+          const q = cx.read(codes, xIdx(n, cin, clamp(ihk, H), clamp(iwk, W)));
+          return [store(out, rowAt(kw), select(inside, q, zero))];
+        }))])])], {}, lo)]);
+        const run = (fill: boolean): Stmt[] => Array.from({ length: KW }, (_, j) => cx.scope(() =>
+          [store(out, rowAt(i32(j)), fill ? zero : cx.read(codes, xIdx(n, cin, v('ih'), iwOf(i32(j)))))])).flat();
+        const interior: Stmt[] = owLo >= owHi ? [] : [loop('ow', owHi, [loop('ch', Cg, [loop('kh', KH, [
+          let_('ih', ihk),
+          if_(bin('and', bin('ge', v('ih'), i32(0)), bin('lt', v('ih'), i32(H))), run(false), run(true)),
+        ])])], {}, owLo)];
+        return [loop('n', N, [loop('g', G, [loop('oh', OH, [...border(0, owLo), ...interior, ...border(owHi, OW)], { parallel: true })], { parallel: true })], { parallel: true })];
+      });
       const scale = scaleVal(c, iq, OC);
       const channel = (o: readonly Expr[], n: Expr) => bin('add', bin('mul', o[1]!, i32(OCg)), n);
       const emit = intGemm({
@@ -496,14 +513,25 @@ const softmax: Rule = {
     const axis = axisOf(c, getAttr<number>(c.node, 'axis'), x.shape.length);
     const L = x.shape[axis]!;
     const j = v('j');
-    const emit: AnchorEmit = (cx, store) => rows(x.shape, axis, (at) => [
-      decl('mx', f32(-Infinity)),
-      loop('j', L, cx.scope(() => [set('mx', bin('max', v('mx', F32), cx.read(x, at(j))))]), { vector: 4 }),
-      decl('sum', f32(0)),
-      loop('j', L, cx.scope(() => [set('sum', bin('add', v('sum', F32), un('exp', bin('sub', cx.read(x, at(j)), v('mx', F32)))))]), { vector: 4 }),
-      let_('rs', bin('div', f32(1), v('sum', F32))),
-      loop('j', L, cx.scope(() => store(at(j), bin('mul', un('exp', bin('sub', cx.read(x, at(j)), v('mx', F32))), v('rs', F32)))), { vector: 4 }),
-    ]);
+    // exp(x − max) of the row is kept in a scratch row between the Σ pass and the normalize
+    // pass (the output may be an epilogue's codes, so it cannot hold it), so exp runs once
+    const emit: AnchorEmit = (cx, out) => {
+      const ex = c.lw.buffer('activation', 'f32', L);
+      cx.use(ex, 'read');
+      const e = cx.use(ex, 'write');
+      return rows(x.shape, axis, (at) => [
+        decl('mx', f32(-Infinity)),
+        loop('j', L, cx.scope(() => [set('mx', bin('max', v('mx', F32), cx.read(x, at(j))))]), { vector: 4 }),
+        decl('sum', f32(0)),
+        loop('j', L, cx.scope(() => [
+          let_('ej', un('exp', bin('sub', cx.read(x, at(j)), v('mx', F32)))),
+          store(e, j, v('ej', F32)),
+          set('sum', bin('add', v('sum', F32), v('ej', F32))),
+        ]), { vector: 4 }),
+        let_('rs', bin('div', f32(1), v('sum', F32))),
+        loop('j', L, cx.scope(() => out(at(j), bin('mul', load(e, j, F32), v('rs', F32)))), { vector: 4 }),
+      ]);
+    };
     return [{ k: 'pending', op: 'Softmax', emit, inputs: [x] }];
   },
 };

@@ -1,184 +1,21 @@
 (module
- (type $0 (func (param v128) (result v128)))
- (type $1 (func (param f32) (result f32)))
- (type $2 (func))
+ (type $0 (func))
  (memory $0 1 1)
  (export "memory" (memory $0))
  (export "run" (func $run))
- (func $exp_f32x4 (param $0 v128) (result v128)
-  (local $1 v128)
-  (local.set $1
-   (f32x4.nearest
-    (f32x4.mul
-     (local.tee $0
-      (f32x4.pmax
-       (f32x4.pmin
-        (local.get $0)
-        (v128.const i32x4 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5)
-       )
-       (v128.const i32x4 0xc2aeac50 0xc2aeac50 0xc2aeac50 0xc2aeac50)
-      )
-     )
-     (v128.const i32x4 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b)
-    )
-   )
-  )
-  (f32x4.mul
-   (f32x4.add
-    (f32x4.mul
-     (f32x4.add
-      (f32x4.mul
-       (f32x4.add
-        (f32x4.mul
-         (f32x4.add
-          (f32x4.mul
-           (f32x4.add
-            (f32x4.mul
-             (f32x4.add
-              (f32x4.mul
-               (v128.const i32x4 0x3ab60b61 0x3ab60b61 0x3ab60b61 0x3ab60b61)
-               (local.tee $0
-                (f32x4.sub
-                 (f32x4.sub
-                  (local.get $0)
-                  (f32x4.mul
-                   (local.get $1)
-                   (v128.const i32x4 0x3f318000 0x3f318000 0x3f318000 0x3f318000)
-                  )
-                 )
-                 (f32x4.mul
-                  (local.get $1)
-                  (v128.const i32x4 0xb95e8083 0xb95e8083 0xb95e8083 0xb95e8083)
-                 )
-                )
-               )
-              )
-              (v128.const i32x4 0x3c088889 0x3c088889 0x3c088889 0x3c088889)
-             )
-             (local.get $0)
-            )
-            (v128.const i32x4 0x3d2aaaab 0x3d2aaaab 0x3d2aaaab 0x3d2aaaab)
-           )
-           (local.get $0)
-          )
-          (v128.const i32x4 0x3e2aaaab 0x3e2aaaab 0x3e2aaaab 0x3e2aaaab)
-         )
-         (local.get $0)
-        )
-        (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)
-       )
-       (local.get $0)
-      )
-      (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
-     )
-     (local.get $0)
-    )
-    (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
-   )
-   (i32x4.shl
-    (i32x4.add
-     (i32x4.trunc_sat_f32x4_s
-      (local.get $1)
-     )
-     (v128.const i32x4 0x0000007f 0x0000007f 0x0000007f 0x0000007f)
-    )
-    (i32.const 23)
-   )
-  )
- )
- (func $exp_f32 (param $0 f32) (result f32)
-  (local $1 f32)
-  (local.set $1
-   (f32.nearest
-    (f32.mul
-     (local.tee $0
-      (f32.max
-       (f32.min
-        (local.get $0)
-        (f32.const 88.37625885009766)
-       )
-       (f32.const -87.3365478515625)
-      )
-     )
-     (f32.const 1.4426950216293335)
-    )
-   )
-  )
-  (f32.mul
-   (f32.add
-    (f32.mul
-     (f32.add
-      (f32.mul
-       (f32.add
-        (f32.mul
-         (f32.add
-          (f32.mul
-           (f32.add
-            (f32.mul
-             (f32.add
-              (f32.mul
-               (local.tee $0
-                (f32.sub
-                 (f32.sub
-                  (local.get $0)
-                  (f32.mul
-                   (local.get $1)
-                   (f32.const 0.693359375)
-                  )
-                 )
-                 (f32.mul
-                  (local.get $1)
-                  (f32.const -2.1219444170128554e-04)
-                 )
-                )
-               )
-               (f32.const 1.3888889225199819e-03)
-              )
-              (f32.const 0.008333333767950535)
-             )
-             (local.get $0)
-            )
-            (f32.const 0.0416666679084301)
-           )
-           (local.get $0)
-          )
-          (f32.const 0.1666666716337204)
-         )
-         (local.get $0)
-        )
-        (f32.const 0.5)
-       )
-       (local.get $0)
-      )
-      (f32.const 1)
-     )
-     (local.get $0)
-    )
-    (f32.const 1)
-   )
-   (f32.reinterpret_i32
-    (i32.shl
-     (i32.add
-      (i32.trunc_sat_f32_s
-       (local.get $1)
-      )
-      (i32.const 127)
-     )
-     (i32.const 23)
-    )
-   )
-  )
- )
  (func $run
   (local $0 i32)
   (local $1 v128)
-  (local $2 i32)
-  (local $3 f32)
-  (local $4 f32)
-  (local $5 i32)
-  (local $6 i32)
+  (local $2 f32)
+  (local $3 v128)
+  (local $4 i32)
+  (local $5 f32)
+  (local $6 v128)
+  (local $7 f32)
+  (local $8 f32)
+  (local $9 i32)
   (loop $L0
-   (local.set $6
+   (local.set $9
     (i32.const 0)
    )
    (loop $L1
@@ -196,7 +33,7 @@
         (i32.shl
          (i32.add
           (i32.mul
-           (local.get $2)
+           (local.get $4)
            (i32.const 7)
           )
           (local.get $0)
@@ -218,7 +55,7 @@
       )
      )
     )
-    (local.set $3
+    (local.set $5
      (f32.max
       (f32.max
        (f32.max
@@ -245,14 +82,14 @@
      (i32.const 4)
     )
     (loop $L3
-     (local.set $3
+     (local.set $5
       (f32.max
-       (local.get $3)
+       (local.get $5)
        (f32.load
         (i32.shl
          (i32.add
           (i32.mul
-           (local.get $2)
+           (local.get $4)
            (i32.const 7)
           )
           (local.get $0)
@@ -281,28 +118,112 @@
      (i32.const 0)
     )
     (loop $L4
+     (local.set $6
+      (f32x4.nearest
+       (f32x4.mul
+        (local.tee $3
+         (f32x4.pmax
+          (f32x4.pmin
+           (f32x4.sub
+            (v128.load align=4
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $4)
+                (i32.const 7)
+               )
+               (local.get $0)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.splat
+             (local.get $5)
+            )
+           )
+           (v128.const i32x4 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5)
+          )
+          (v128.const i32x4 0xc2aeac50 0xc2aeac50 0xc2aeac50 0xc2aeac50)
+         )
+        )
+        (v128.const i32x4 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b)
+       )
+      )
+     )
+     (v128.store offset=128 align=4
+      (i32.shl
+       (local.get $0)
+       (i32.const 2)
+      )
+      (local.tee $3
+       (f32x4.mul
+        (f32x4.add
+         (f32x4.mul
+          (f32x4.add
+           (f32x4.mul
+            (f32x4.add
+             (f32x4.mul
+              (f32x4.add
+               (f32x4.mul
+                (f32x4.add
+                 (f32x4.mul
+                  (f32x4.add
+                   (f32x4.mul
+                    (v128.const i32x4 0x3ab60b61 0x3ab60b61 0x3ab60b61 0x3ab60b61)
+                    (local.tee $3
+                     (f32x4.sub
+                      (f32x4.sub
+                       (local.get $3)
+                       (f32x4.mul
+                        (local.get $6)
+                        (v128.const i32x4 0x3f318000 0x3f318000 0x3f318000 0x3f318000)
+                       )
+                      )
+                      (f32x4.mul
+                       (local.get $6)
+                       (v128.const i32x4 0xb95e8083 0xb95e8083 0xb95e8083 0xb95e8083)
+                      )
+                     )
+                    )
+                   )
+                   (v128.const i32x4 0x3c088889 0x3c088889 0x3c088889 0x3c088889)
+                  )
+                  (local.get $3)
+                 )
+                 (v128.const i32x4 0x3d2aaaab 0x3d2aaaab 0x3d2aaaab 0x3d2aaaab)
+                )
+                (local.get $3)
+               )
+               (v128.const i32x4 0x3e2aaaab 0x3e2aaaab 0x3e2aaaab 0x3e2aaaab)
+              )
+              (local.get $3)
+             )
+             (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)
+            )
+            (local.get $3)
+           )
+           (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
+          )
+          (local.get $3)
+         )
+         (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)
+        )
+        (i32x4.shl
+         (i32x4.add
+          (i32x4.trunc_sat_f32x4_s
+           (local.get $6)
+          )
+          (v128.const i32x4 0x0000007f 0x0000007f 0x0000007f 0x0000007f)
+         )
+         (i32.const 23)
+        )
+       )
+      )
+     )
      (local.set $1
       (f32x4.add
        (local.get $1)
-       (call $exp_f32x4
-        (f32x4.sub
-         (v128.load align=4
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $2)
-             (i32.const 7)
-            )
-            (local.get $0)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.splat
-          (local.get $3)
-         )
-        )
-       )
+       (local.get $3)
       )
      )
      (br_if $L4
@@ -317,7 +238,7 @@
       )
      )
     )
-    (local.set $4
+    (local.set $7
      (f32.add
       (f32.add
        (f32.add
@@ -344,26 +265,112 @@
      (i32.const 4)
     )
     (loop $L5
-     (local.set $4
-      (f32.add
-       (local.get $4)
-       (call $exp_f32
-        (f32.sub
-         (f32.load
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $2)
-             (i32.const 7)
+     (local.set $8
+      (f32.nearest
+       (f32.mul
+        (local.tee $2
+         (f32.max
+          (f32.min
+           (f32.sub
+            (f32.load
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $4)
+                (i32.const 7)
+               )
+               (local.get $0)
+              )
+              (i32.const 2)
+             )
             )
-            (local.get $0)
+            (local.get $5)
            )
-           (i32.const 2)
+           (f32.const 88.37625885009766)
           )
+          (f32.const -87.3365478515625)
          )
-         (local.get $3)
+        )
+        (f32.const 1.4426950216293335)
+       )
+      )
+     )
+     (f32.store offset=128
+      (i32.shl
+       (local.get $0)
+       (i32.const 2)
+      )
+      (local.tee $2
+       (f32.mul
+        (f32.add
+         (f32.mul
+          (f32.add
+           (f32.mul
+            (f32.add
+             (f32.mul
+              (f32.add
+               (f32.mul
+                (f32.add
+                 (f32.mul
+                  (f32.add
+                   (f32.mul
+                    (local.tee $2
+                     (f32.sub
+                      (f32.sub
+                       (local.get $2)
+                       (f32.mul
+                        (local.get $8)
+                        (f32.const 0.693359375)
+                       )
+                      )
+                      (f32.mul
+                       (local.get $8)
+                       (f32.const -2.1219444170128554e-04)
+                      )
+                     )
+                    )
+                    (f32.const 1.3888889225199819e-03)
+                   )
+                   (f32.const 0.008333333767950535)
+                  )
+                  (local.get $2)
+                 )
+                 (f32.const 0.0416666679084301)
+                )
+                (local.get $2)
+               )
+               (f32.const 0.1666666716337204)
+              )
+              (local.get $2)
+             )
+             (f32.const 0.5)
+            )
+            (local.get $2)
+           )
+           (f32.const 1)
+          )
+          (local.get $2)
+         )
+         (f32.const 1)
+        )
+        (f32.reinterpret_i32
+         (i32.shl
+          (i32.add
+           (i32.trunc_sat_f32_s
+            (local.get $8)
+           )
+           (i32.const 127)
+          )
+          (i32.const 23)
+         )
         )
        )
+      )
+     )
+     (local.set $7
+      (f32.add
+       (local.get $7)
+       (local.get $2)
       )
      )
      (br_if $L5
@@ -378,10 +385,10 @@
       )
      )
     )
-    (local.set $4
+    (local.set $2
      (f32.div
       (f32.const 1)
-      (local.get $4)
+      (local.get $7)
      )
     )
     (local.set $0
@@ -389,31 +396,25 @@
     )
     (loop $L6
      (v128.store offset=64 align=4
-      (local.tee $5
-       (i32.shl
-        (i32.add
-         (i32.mul
-          (local.get $2)
-          (i32.const 7)
-         )
-         (local.get $0)
+      (i32.shl
+       (i32.add
+        (i32.mul
+         (local.get $4)
+         (i32.const 7)
         )
-        (i32.const 2)
+        (local.get $0)
        )
+       (i32.const 2)
       )
       (f32x4.mul
-       (call $exp_f32x4
-        (f32x4.sub
-         (v128.load align=4
-          (local.get $5)
-         )
-         (f32x4.splat
-          (local.get $3)
-         )
+       (v128.load offset=128 align=4
+        (i32.shl
+         (local.get $0)
+         (i32.const 2)
         )
        )
        (f32x4.splat
-        (local.get $4)
+        (local.get $2)
        )
       )
      )
@@ -434,28 +435,24 @@
     )
     (loop $L7
      (f32.store offset=64
-      (local.tee $5
-       (i32.shl
-        (i32.add
-         (i32.mul
-          (local.get $2)
-          (i32.const 7)
-         )
-         (local.get $0)
+      (i32.shl
+       (i32.add
+        (i32.mul
+         (local.get $4)
+         (i32.const 7)
         )
-        (i32.const 2)
+        (local.get $0)
        )
+       (i32.const 2)
       )
       (f32.mul
-       (call $exp_f32
-        (f32.sub
-         (f32.load
-          (local.get $5)
-         )
-         (local.get $3)
+       (f32.load offset=128
+        (i32.shl
+         (local.get $0)
+         (i32.const 2)
         )
        )
-       (local.get $4)
+       (local.get $2)
       )
      )
      (br_if $L7
@@ -472,9 +469,9 @@
     )
     (br_if $L1
      (i32.le_s
-      (local.tee $6
+      (local.tee $9
        (i32.add
-        (local.get $6)
+        (local.get $9)
         (i32.const 1)
        )
       )
@@ -484,9 +481,9 @@
    )
    (br_if $L0
     (i32.lt_s
-     (local.tee $2
+     (local.tee $4
       (i32.add
-       (local.get $2)
+       (local.get $4)
        (i32.const 1)
       )
      )

@@ -152,6 +152,8 @@ describe('int8 × int8 GEMM kernels', () => {
 describe('int8 convolutions (im2row + integer GEMM)', () => {
   it.each([
     { name: '3×3 pad 1 stride 2, per channel, u8', C: 3, OC: 5, G: 1, k: 3, pads: [1, 1, 1, 1], strides: [2, 2], act: 'u8' as const },
+    { name: '3×3 asymmetric pads stride 1 (interior and border runs), per channel, u8', C: 3, OC: 4, G: 1, k: 3, pads: [2, 0, 0, 1], strides: [1, 1], act: 'u8' as const },
+    { name: '5×5 pad 2, window wider than the interior, per channel, i8', C: 2, OC: 3, G: 1, k: 5, pads: [2, 2, 2, 2], strides: [1, 1], act: 'i8' as const },
     { name: '1×1, 2 groups, per tensor, i8', C: 4, OC: 6, G: 2, k: 1, pads: [0, 0, 0, 0], strides: [1, 1], act: 'i8' as const },
   ])('$name', async (c) => {
     const [H, W] = [7, 6];
