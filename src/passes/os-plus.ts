@@ -13,7 +13,7 @@
  */
 import { fail } from '../ir/diagnostics.js';
 import type { Tensor } from '../ir/tensor.js';
-import { type MigrationSite, absorbedBy, migrateSite, refreshSite, shiftNeedsSub, shiftScaleSites, siteData, siteW8A8Error } from '../quant/migrate.js';
+import { type MigrationSite, runShiftScale, siteW8A8Error } from '../quant/migrate.js';
 import { definePass, registerPass } from './manager.js';
 
 
@@ -66,51 +66,17 @@ with z_j = (max_j + min_j)/2 and s_j = max(1, max|X_j − z_j| / t), t searched 
     const calib = o.calib || ctx.calib;
     if (!calib) fail('usage', 'os-plus measures activations: give calib=<dir>, or run it inside a recipe with --calib');
     if (!(o.grid >= 1)) fail('usage', `os-plus: grid must be at least 1, got ${o.grid}`);
-    const g = model.graph;
-    const log = (line: string) => ctx.log(`os-plus: ${line}`);
-    const { sites, skipped, notSites } = shiftScaleSites(g, o.explicit, ctx.trace);
-    const samples = o.samples > 0 ? o.samples : ctx.samples;
-    const values = sites.map((s) => s.x);
-    const { stats, samples: rows } = siteData(g, values, calib, { maxSamples: samples });
-    let migrated = 0;
-    let unchanged = 0;
-    let sumBefore = 0;
-    let sumAfter = 0;
-    // downstream first: a linear that absorbs one site is a consumer of the site before it, and
-    // scaling its weight rows afterwards (refreshWeights) keeps both migrations exact
-    const lines = new Map<MigrationSite, string>();
-    for (const site of [...sites].reverse()) {
-      const log = (line: string) => lines.set(site, line);
-      const st = stats.get(site.x);
-      const x = rows.get(site.x);
-      const name = `%${site.x.name}`;
-      if (!st || !x) { skipped.push(`${name}: never computed on the calibration data`); continue; }
-      refreshSite(site);
-      const noSub = !o.explicit && shiftNeedsSub(site.absorber);
-      const z = o.shift && !noSub ? st.max.map((mx, j) => (mx + st.min[j]!) / 2) : undefined;
-      const m = z ? st.max.map((mx, j) => Math.max(mx - z[j]!, z[j]! - st.min[j]!)) : st.absMax;
-      const before = siteW8A8Error(site, x, new Float64Array(site.k).fill(1), undefined);
-      const best = searchThreshold(site, x, m, z, o.grid);
-      const consumers = site.consumers.map((c) => c.node.describe()).join(', ');
-      const note = o.shift && noSub ? ' (no shift: the producer has no bias; explicit=true adds a Sub)' : '';
-      if (!best || !(best.error < before)) {
-        log(`${name} → ${consumers}: left as is, no threshold beats the original (error ${fmt(before)})${note}`);
-        unchanged++;
-        continue;
-      }
-      const scaled = best.s.reduce((c, v) => c + (v > 1 ? 1 : 0), 0);
-      const how = migrateSite(site, best.s, z);
-      const sub = how === 'explicit' && site.absorber.kind !== 'explicit' ? ', shift by an explicit Sub' : '';
-      log(`${name} → ${consumers}: t = ${best.t.toPrecision(4)}, ${scaled} of ${site.k} channels scaled${z ? ', shifted' : ''}, `
-        + `${absorbedBy(site)}${sub}; error ${fmt(before)} → ${fmt(best.error)}${note}`);
-      migrated++;
-      sumBefore += before;
-      sumAfter += best.error;
-    }
-    for (const site of sites) if (lines.has(site)) log(lines.get(site)!);
-    for (const s of skipped) log(`skipped ${s}`);
-    log(`${migrated} sites migrated, ${unchanged} left as is, ${skipped.length} skipped; ${notSites} other linear inputs are no sites (--trace lists them)`
-      + (migrated ? `; summed consumer error ${fmt(sumBefore)} → ${fmt(sumAfter)}` : ''));
+    const maxSamples = o.samples > 0 ? o.samples : ctx.samples;
+    runShiftScale(model.graph, calib, { explicit: o.explicit, shift: o.shift, maxSamples }, (line) => ctx.log(`os-plus: ${line}`), ctx.trace,
+      ({ site, stats: st, rows: x, shift, note }) => {
+        const z = shift ? st.max.map((mx, j) => (mx + st.min[j]!) / 2) : undefined;
+        const m = z ? st.max.map((mx, j) => Math.max(mx - z[j]!, z[j]! - st.min[j]!)) : st.absMax;
+        const before = siteW8A8Error(site, x, new Float64Array(site.k).fill(1), undefined);
+        const best = searchThreshold(site, x, m, z, o.grid);
+        if (!best || !(best.error < before)) return { leave: `no threshold beats the original (error ${fmt(before)})${note}` };
+        const scaled = best.s.reduce((c, v) => c + (v > 1 ? 1 : 0), 0);
+        return { s: best.s, z, before, after: best.error, what: `t = ${best.t.toPrecision(4)}, ${scaled} of ${site.k} channels scaled${z ? ', shifted' : ''}` };
+      });
   },
 });
 

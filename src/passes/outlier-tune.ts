@@ -15,7 +15,7 @@
  * before and after, and a site whose error would grow is left as is (unless force=true).
  */
 import { fail } from '../ir/diagnostics.js';
-import { type MigrationSite, absorbedBy, migrateSite, refreshSite, shiftNeedsSub, shiftScaleSites, siteData, siteW8A8Error } from '../quant/migrate.js';
+import { runShiftScale, siteW8A8Error } from '../quant/migrate.js';
 import type { ChannelStats } from '../quant/observers.js';
 import { definePass, registerPass } from './manager.js';
 
@@ -80,54 +80,18 @@ quantization of it is per-channel quantization of X − z. A site whose consumer
     if (!calib) fail('usage', 'outlier-tune measures activations: give calib=<dir>, or run it inside a recipe with --calib');
     if (!(TARGETS as readonly string[]).includes(o.target)) fail('usage', `outlier-tune: target must be one of ${TARGETS.join(', ')}, got '${o.target}'`);
     const target = o.target as OutlierTuneTarget;
-    const g = model.graph;
-    const log = (line: string) => ctx.log(`outlier-tune: ${line}`);
-    const { sites, skipped, notSites } = shiftScaleSites(g, o.explicit, ctx.trace);
-    const samples = o.samples > 0 ? o.samples : ctx.samples;
-    const { stats, samples: rows } = siteData(g, sites.map((s) => s.x), calib, { maxSamples: samples });
-    let migrated = 0;
-    let unchanged = 0;
-    let sumBefore = 0;
-    let sumAfter = 0;
-    // downstream first (as os-plus): a linear that absorbs one site is a consumer of the site
-    // before it, and scaling its weight rows afterwards keeps both migrations exact
-    const lines = new Map<MigrationSite, string>();
-    for (const site of [...sites].reverse()) {
-      const note = (line: string) => lines.set(site, line);
-      const st = stats.get(site.x);
-      const x = rows.get(site.x);
-      const name = `%${site.x.name}`;
-      if (!st || !x) { skipped.push(`${name}: never computed on the calibration data`); continue; }
-      refreshSite(site);
-      const noSub = !o.explicit && shiftNeedsSub(site.absorber);
-      const p = outlierTuneParams(st, o.shift && !noSub, target);
-      const consumers = site.consumers.map((c) => c.node.describe()).join(', ');
-      const noShift = o.shift && noSub ? ' (no shift: the producer has no bias; explicit=true adds a Sub)' : '';
-      if (!p) {
-        note(`${name} → ${consumers}: left as is, every channel is constant on the calibration data`);
-        unchanged++;
-        continue;
-      }
-      const before = siteW8A8Error(site, x, new Float64Array(site.k).fill(1), undefined);
-      const after = siteW8A8Error(site, x, p.s, p.z);
-      const what = `ā = ${p.target.toPrecision(4)} (${target}), s in [${Math.min(...p.s).toPrecision(3)}, ${Math.max(...p.s).toPrecision(3)}]`
-        + `${p.dead ? `, ${p.dead} constant channel${p.dead > 1 ? 's' : ''} kept` : ''}${p.z ? ', shifted' : ''}`;
-      if (!(after < before) && !o.force) {
-        note(`${name} → ${consumers}: left as is, migrating (${what}) would raise the error ${fmt(before)} → ${fmt(after)} (force=true migrates anyway)${noShift}`);
-        unchanged++;
-        continue;
-      }
-      const how = migrateSite(site, p.s, p.z);
-      const sub = how === 'explicit' && site.absorber.kind !== 'explicit' ? ', shift by an explicit Sub' : '';
-      note(`${name} → ${consumers}: ${what}, ${absorbedBy(site)}${sub}; error ${fmt(before)} → ${fmt(after)}${noShift}`);
-      migrated++;
-      sumBefore += before;
-      sumAfter += after;
-    }
-    for (const site of sites) if (lines.has(site)) log(lines.get(site)!);
-    for (const s of skipped) log(`skipped ${s}`);
-    log(`${migrated} sites migrated, ${unchanged} left as is, ${skipped.length} skipped; ${notSites} other linear inputs are no sites (--trace lists them)`
-      + (migrated ? `; summed consumer error ${fmt(sumBefore)} → ${fmt(sumAfter)}` : ''));
+    const maxSamples = o.samples > 0 ? o.samples : ctx.samples;
+    runShiftScale(model.graph, calib, { explicit: o.explicit, shift: o.shift, maxSamples }, (line) => ctx.log(`outlier-tune: ${line}`), ctx.trace,
+      ({ site, stats: st, rows: x, shift, note }) => {
+        const p = outlierTuneParams(st, shift, target);
+        if (!p) return { leave: 'every channel is constant on the calibration data' };
+        const before = siteW8A8Error(site, x, new Float64Array(site.k).fill(1), undefined);
+        const after = siteW8A8Error(site, x, p.s, p.z);
+        const what = `ā = ${p.target.toPrecision(4)} (${target}), s in [${Math.min(...p.s).toPrecision(3)}, ${Math.max(...p.s).toPrecision(3)}]`
+          + `${p.dead ? `, ${p.dead} constant channel${p.dead > 1 ? 's' : ''} kept` : ''}${p.z ? ', shifted' : ''}`;
+        if (!(after < before) && !o.force) return { leave: `migrating (${what}) would raise the error ${fmt(before)} → ${fmt(after)} (force=true migrates anyway)${note}` };
+        return { s: p.s, z: p.z, before, after, what };
+      });
   },
 });
 

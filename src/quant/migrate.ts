@@ -548,36 +548,88 @@ export function siteW8A8Error(site: MigrationSite, x: Tensor, s: Float64Array, z
 }
 
 /** Whether migrateSite needs an explicit Sub for a shift: the producer has no β (RMSNorm, a Mul by γ without an Add). */
-export function shiftNeedsSub(a: Absorber): boolean {
+function shiftNeedsSub(a: Absorber): boolean {
   return (a.kind === 'norm' && a.node.op === 'onnx.RMSNormalization') || (a.kind === 'affine' && !a.add);
 }
 
 /** Where a site's scale goes, for pass logs. */
-export function absorbedBy(site: MigrationSite): string {
+function absorbedBy(site: MigrationSite): string {
   const a = site.absorber;
   const by = a.kind === 'norm' ? `absorbed by ${a.node.describe()}` : a.kind === 'affine' ? `absorbed by ${a.mul.describe()}`
     : a.kind === 'linear' ? `absorbed by ${a.linear.node.describe()}` : 'explicit Sub / Mul';
   return by + (site.through.length ? ` through ${site.through.map((n) => n.describe()).join(', ')}` : '');
 }
 
+/** One site as a shift-and-scale pass sees it. */
+export interface ShiftScaleSite {
+  site: MigrationSite;
+  stats: ChannelStats;
+  /** Sample rows of the site's activation [rows, K]. */
+  rows: Tensor;
+  /** Whether the site may be shifted (the option is on and the producer has a β, or explicit is set). */
+  shift: boolean;
+  /** ' (no shift: …)' when the option asked for a shift the producer cannot take, else ''. */
+  note: string;
+}
+
+/** A pass's decision for one site: leave it (why, after "left as is, ") or migrate with s and z. */
+export type ShiftScaleChoice =
+  | { leave: string }
+  | { s: Float64Array; z?: Float64Array; what: string; before: number; after: number };
+
+const fmtError = (e: number): string => e.toExponential(2);
+
 /**
- * The sites a shift-and-scale pass (os-plus, outlier-tune) works on: those a producer absorbs,
- * plus with `explicit` the others (they get an explicit Sub / Mul); `skipped` says why the rest
- * were left, `notSites` counts the linear inputs that are no sites at all (each one traced).
+ * The driver of the shift-and-scale passes (os-plus, outlier-tune): collect the sites a producer
+ * absorbs (all of them with `explicit`), take their statistics and sample rows in one interpreter
+ * pass, let `choose` decide each one, migrate, and log a line per site plus a summary. Sites go
+ * downstream first: a linear that absorbs one site is a consumer of the site before it, and
+ * scaling its weight rows afterwards (refreshSite) keeps both migrations exact.
  */
-export function shiftScaleSites(g: Graph, explicit: boolean, trace?: (line: string) => void):
-{ sites: MigrationSite[]; skipped: string[]; notSites: number } {
+export function runShiftScale(g: Graph, calib: string, o: { explicit: boolean; shift: boolean; maxSamples?: number },
+  log: (line: string) => void, trace: ((line: string) => void) | undefined, choose: (c: ShiftScaleSite) => ShiftScaleChoice): void {
   const sites: MigrationSite[] = [];
   const skipped: string[] = [];
   let notSites = 0;
   for (const site of findSites(g, (x, why) => { notSites++; trace?.(`%${x.name} is no site: ${why}`); })) {
-    if (site.absorber.kind === 'explicit' && !explicit) {
+    if (site.absorber.kind === 'explicit' && !o.explicit) {
       skipped.push(`%${site.x.name}: no producer absorbs a scale (${site.x.producer?.describe() ?? 'graph input'}; explicit=true inserts Sub / Mul)`);
       continue;
     }
     sites.push(site);
   }
-  return { sites, skipped, notSites };
+  const { stats, samples } = siteData(g, sites.map((s) => s.x), calib, { maxSamples: o.maxSamples });
+  let migrated = 0;
+  let unchanged = 0;
+  let sumBefore = 0;
+  let sumAfter = 0;
+  const lines = new Map<MigrationSite, string>();
+  for (const site of [...sites].reverse()) {
+    const st = stats.get(site.x);
+    const rows = samples.get(site.x);
+    const name = `%${site.x.name}`;
+    if (!st || !rows) { skipped.push(`${name}: never computed on the calibration data`); continue; }
+    refreshSite(site);
+    const noSub = !o.explicit && shiftNeedsSub(site.absorber);
+    const note = o.shift && noSub ? ' (no shift: the producer has no bias; explicit=true adds a Sub)' : '';
+    const c = choose({ site, stats: st, rows, shift: o.shift && !noSub, note });
+    const head = `${name} → ${site.consumers.map((l) => l.node.describe()).join(', ')}: `;
+    if ('leave' in c) {
+      lines.set(site, `${head}left as is, ${c.leave}`);
+      unchanged++;
+      continue;
+    }
+    const how = migrateSite(site, c.s, c.z);
+    const sub = how === 'explicit' && site.absorber.kind !== 'explicit' ? ', shift by an explicit Sub' : '';
+    lines.set(site, `${head}${c.what}, ${absorbedBy(site)}${sub}; error ${fmtError(c.before)} → ${fmtError(c.after)}${note}`);
+    migrated++;
+    sumBefore += c.before;
+    sumAfter += c.after;
+  }
+  for (const site of sites) if (lines.has(site)) log(lines.get(site)!);
+  for (const s of skipped) log(`skipped ${s}`);
+  log(`${migrated} sites migrated, ${unchanged} left as is, ${skipped.length} skipped; ${notSites} other linear inputs are no sites (--trace lists them)`
+    + (migrated ? `; summed consumer error ${fmtError(sumBefore)} → ${fmtError(sumAfter)}` : ''));
 }
 
 /** Run the interpreter over a data directory (the calibrator's loop and checks), handing every graph input and node output to `take`. */
