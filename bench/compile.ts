@@ -13,8 +13,8 @@
  *
  * Variants: each is a `lutra compile` argument list and the ONNX model the peers run. `fp32`
  * compiles model.onnx; `w8a8` compiles with `--recipe w8a8` and the peers run the QDQ model the
- * artifact exports (model.qdq.onnx). A variant whose compile fails prints "not supported yet"
- * with Lutra's message instead of stopping the table. To add one, push a `Variant` onto VARIANTS
+ * artifact exports (model.qdq.onnx). A variant whose compile fails prints Lutra's one-line error
+ * in its row instead of stopping the table. To add one, push a `Variant` onto VARIANTS
  * (entries appended at the end of this file count: the benchmark starts after the module ran).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { readDataDir } from '../src/frontends/onnx/testdata.js';
 import { Tensor } from '../src/ir/tensor.js';
 import { type AnyArray, loadArtifact } from '../src/runtime/executor.js';
-import { CORPUS, type Contender, type Peer, type PeerName, alternate, lutraCli, markdownTable, ms, openPeer, ratio } from './harness.js';
+import { CORPUS, type Contender, type Peer, type PeerName, alternate, firstLine, lutraCli, markdownTable, ms, openPeer, ratio } from './harness.js';
 
 /** The models `lutra compile` supports (batch 1, no other symbolic dims to bind). */
 export const MODELS = ['digits_mlp', 'digits_cnn', 'digits_vit', 'char_lm', 'public/mnist-8', 'public/cifar10-cnn', 'public/yamnet256-esc10',
@@ -79,7 +79,6 @@ function relDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
   return got.length === want.length ? d / (s || 1) : Infinity;
 }
 
-const firstLine = (s: string): string => s.trim().split('\n')[0]!.replace(/^lutra: error: /, '');
 
 /** Compile `model` as `variant` into `tmp`, then time Lutra and the peers on one input. */
 export async function benchVariant(model: string, variant: Variant, tmp: string, budgetMs: number): Promise<Row> {
@@ -88,7 +87,7 @@ export async function benchVariant(model: string, variant: Variant, tmp: string,
   const art = join(tmp, `${model.replace('/', '_')}-${variant.label}`);
   const c = await lutraCli('compile', join(dir, 'model.onnx'), '-o', art, ...variant.compileArgs(dir));
   if (c.code !== 0) {
-    row.notes.push(variant === FP32 ? `compile failed: ${firstLine(c.stderr)}` : 'not supported yet');
+    row.notes.push(`compile failed: ${firstLine(c.stderr)}`);
     console.error(`${model} ${variant.label}: lutra compile failed: ${firstLine(c.stderr)}`);
     return row;
   }

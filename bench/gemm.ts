@@ -10,8 +10,7 @@
  *   BENCH_BUDGET_MS=2000 npm run bench:gemm     (timed milliseconds per contender, default 800)
  *
  * fp32 compiles in-process with the codegen API (compileWasm); int8 goes through
- * `lutra compile --recipe w8a8` on the exported model and prints "not supported yet" while
- * quantized lowering is missing. Lutra times are the module's `run` export alone (no JS copies).
+ * `lutra compile --recipe w8a8` on the exported model (a failed compile prints its error in the row). Lutra times are the module's `run` export alone (no JS copies).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +21,7 @@ import { compileWasm } from '../src/codegen/index.js';
 import { exportOnnx } from '../src/frontends/onnx/export.js';
 import { writeTensor } from '../src/frontends/onnx/testdata.js';
 import { Builder, Graph, Model, Tensor, tensorType } from '../src/ir/index.js';
-import { type Contender, type RawArtifact, alternate, instantiateRaw, loadRaw, lutraCli, markdownTable, median, openPeer } from './harness.js';
+import { type Contender, type RawArtifact, alternate, firstLine, instantiateRaw, loadRaw, lutraCli, markdownTable, median, openPeer } from './harness.js';
 
 /** The part of the WebAssembly JS API used here (the project's lib setting omits its types). */
 declare const WebAssembly: { instantiate(bytes: Uint8Array): Promise<{ instance: { exports: Record<string, unknown> } }> };
@@ -144,7 +143,7 @@ async function int8Row(kind: string, m: number, k: number, n: number, tmp: strin
   writeTensor(join(dir, 'calib', 'test_data_set_0', 'input_0.pb'), x, 'x');
   const art = join(dir, 'art');
   const r = await lutraCli('compile', join(dir, 'model.onnx'), '--recipe', 'w8a8', '--calib', join(dir, 'calib'), '-o', art);
-  if (r.code !== 0) return { kind, dtype: 'int8', m, k, n, note: 'int8: not supported yet' };
+  if (r.code !== 0) return { kind, dtype: 'int8', m, k, n, note: `compile failed: ${firstLine(r.stderr)}` };
   const a = await loadRaw(art);
   const qdq = existsSync(join(art, 'model.qdq.onnx')) ? readFileSync(join(art, 'model.qdq.onnx')) : undefined;
   const [lutra, web, node] = await timeAll(a, qdq, x);

@@ -185,3 +185,6 @@ export function markdownTable(rows: readonly (readonly string[])[], left: readon
   const rule = `|${widths.map((w, c) => (left.includes(c) ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(rows[0]!), rule, ...rows.slice(1).map(line)].join('\n');
 }
+
+/** The first line of a lutra error output, without its 'lutra: error: ' prefix. */
+export const firstLine = (s: string): string => s.trim().split('\n')[0]!.replace(/^lutra: error: /, '');

@@ -238,7 +238,7 @@ const matmul: Rule = {
   viewInputs: [0, 1],
   lower(c) {
     const [a0, b0] = c.ins as [TVal, TVal];
-    if (a0.shape.length < 2 || b0.shape.length < 2) cannotLower(c.node, '1-D operands are not supported yet');
+    if (a0.shape.length < 2 || b0.shape.length < 2) cannotLower(c.node, '1-D MatMul operands have no wasm lowering (unsqueeze them to 2-D)');
     if (c.int) return [intMatmul(c, c.int, { transB: false })];
     const out = c.outShapes[0]!;
     const outer = out.slice(0, -2);
