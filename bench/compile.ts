@@ -25,9 +25,16 @@ import { Tensor } from '../src/ir/tensor.js';
 import { type AnyArray, loadArtifact } from '../src/runtime/executor.js';
 import { CORPUS, type Contender, type Peer, type PeerName, alternate, firstLine, lutraCli, markdownTable, ms, openPeer, ratio } from './harness.js';
 
-/** The models `lutra compile` supports (batch 1, no other symbolic dims to bind). */
+/** The corpus models (batch 1; other symbolic dims bound by DIMS). */
 export const MODELS = ['digits_mlp', 'digits_cnn', 'digits_vit', 'char_lm', 'public/mnist-8', 'public/cifar10-cnn', 'public/yamnet256-esc10',
-  'public/mobilenetv2-035-128', 'public/speechcommands-squeezenet', 'public/ultraface-rfb-320', 'public/chessgpt'];
+  'public/mobilenetv2-035-128', 'public/speechcommands-squeezenet', 'public/ultraface-rfb-320', 'public/chessgpt', 'public/squeezenet1.1-fp16',
+  'public/silero-vad-v3-micro', 'public/silero-vad-v5', 'public/ssd-mobilenetv1-025-256'];
+
+/** `--dim` bindings of the models with symbolic dims besides the batch: their sample data's sizes. */
+const DIMS: Record<string, string[]> = {
+  'public/silero-vad-v3-micro': ['--dim', 'samples=4000'],
+  'public/silero-vad-v5': ['--dim', 'sequence=512'],
+};
 
 /** One way of compiling a model, and what the peers run for it. */
 export interface Variant {
@@ -85,7 +92,7 @@ export async function benchVariant(model: string, variant: Variant, tmp: string,
   const dir = join(CORPUS, model);
   const row: Row = { model, variant: variant.label, peers: {}, notes: [] };
   const art = join(tmp, `${model.replace('/', '_')}-${variant.label}`);
-  const c = await lutraCli('compile', join(dir, 'model.onnx'), '-o', art, ...variant.compileArgs(dir));
+  const c = await lutraCli('compile', join(dir, 'model.onnx'), '-o', art, ...(DIMS[model] ?? []), ...variant.compileArgs(dir));
   if (c.code !== 0) {
     row.notes.push(`compile failed: ${firstLine(c.stderr)}`);
     console.error(`${model} ${variant.label}: lutra compile failed: ${firstLine(c.stderr)}`);

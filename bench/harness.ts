@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
+import { f16BitsToNumber, numberToF16Bits } from '../src/ir/dtype.js';
 import type { Tensor } from '../src/ir/tensor.js';
 import { loadOrt } from '../src/ort.js';
 import type { Manifest } from '../src/runtime/executor.js';
@@ -85,7 +86,7 @@ export function loadOrtWeb(): Promise<OrtLike> {
   return ortWeb;
 }
 
-const ORT_TYPE: Record<string, string> = { f32: 'float32', i64: 'int64', i32: 'int32', i8: 'int8', u8: 'uint8', bool: 'bool' };
+const ORT_TYPE: Record<string, string> = { f32: 'float32', f16: 'float16', i64: 'int64', i32: 'int32', i8: 'int8', u8: 'uint8', bool: 'bool' };
 
 /**
  * Open `model` (ONNX bytes) in a peer with one thread and full graph optimization, feeding
@@ -105,12 +106,17 @@ export async function openPeer(name: PeerName, model: Uint8Array, inputs: readon
     const t = inputs[i]!;
     const type = ORT_TYPE[t.dtype];
     if (!type) throw new Error(`${name}: inputs of type ${t.dtype} are not supported here`);
-    feeds[n] = new ort.Tensor(type, t.dtype === 'bool' ? Uint8Array.from(t.data as Uint8Array) : t.data, [...t.shape]);
+    const data = t.dtype === 'bool' ? Uint8Array.from(t.data as Uint8Array) : t.dtype === 'f16' ? Uint16Array.from(t.data as Float32Array, numberToF16Bits) : t.data;
+    feeds[n] = new ort.Tensor(type, data, [...t.shape]);
   });
   return {
     name,
     run: () => s.run(feeds),
-    first: (out) => out[s.outputNames[0]!]!.data as ArrayLike<number>,
+    // float16 outputs come back as their bits
+    first: (out) => {
+      const o = out[s.outputNames[0]!]! as { type?: string; data: ArrayLike<number> };
+      return o.type === 'float16' ? Array.from(o.data, f16BitsToNumber) : o.data;
+    },
     release: () => s.release(),
   };
 }

@@ -16,6 +16,7 @@ import { printKernel } from '../src/codegen/kernel-ir.js';
 import { manifestOf } from '../src/codegen/artifact.js';
 import { renderProgram } from '../src/codegen/wasm/render.js';
 import { readDataDir } from '../src/frontends/onnx/testdata.js';
+import { numberToF16Bits } from '../src/ir/dtype.js';
 import { Tensor } from '../src/ir/tensor.js';
 import { loadModel } from '../src/load.js';
 import { loadOrt } from '../src/ort.js';
@@ -128,7 +129,11 @@ async function ortProfile(): Promise<Map<string, { n: number; ms: number }> | un
       intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: join(tmp, 'p'), logSeverityLevel: 3,
     });
     const feeds: Record<string, InstanceType<typeof ortMod.Tensor>> = {};
-    inputs.forEach((t, i) => { feeds[s.inputNames[i]!] = new ortMod.Tensor(t.dtype === 'i64' ? 'int64' : 'float32', t.data as Float32Array, [...t.shape]); });
+    inputs.forEach((t, i) => {
+      feeds[s.inputNames[i]!] = t.dtype === 'f16'
+        ? new ortMod.Tensor('float16', Uint16Array.from(t.data as Float32Array, numberToF16Bits), [...t.shape])
+        : new ortMod.Tensor(t.dtype === 'i64' ? 'int64' : 'float32', t.data as Float32Array, [...t.shape]);
+    });
     const RUNS = 20;
     for (let i = 0; i < 5; i++) await s.run(feeds);
     for (let i = 0; i < RUNS; i++) await s.run(feeds);

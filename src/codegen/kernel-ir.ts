@@ -15,9 +15,10 @@ export type Scalar = 'f32' | 'i32' | 'i64' | 'bool' | 'i16';
 
 /**
  * Buffer element types. Narrow integers load as i32 (sign- or zero-extended); `i4`/`u4`/`i2`
- * are packed, two (four) per byte, low bits first as in ONNX; `bool` is one byte of 0/1.
+ * are packed, two (four) per byte, low bits first as in ONNX; `bool` is one byte of 0/1;
+ * `f16` is an IEEE half that loads as f32 (exact) and stores rounded to nearest, ties to even.
  */
-export type Storage = 'f32' | 'i64' | 'i32' | 'i16' | 'u16' | 'i8' | 'u8' | 'bool' | 'i4' | 'u4' | 'i2';
+export type Storage = 'f32' | 'f16' | 'i64' | 'i32' | 'i16' | 'u16' | 'i8' | 'u8' | 'bool' | 'i4' | 'u4' | 'i2';
 
 /** A register type: `lanes` 1 is a scalar, more is a vector of that many lanes. */
 export interface Type {
@@ -25,7 +26,8 @@ export interface Type {
   readonly lanes: number;
 }
 
-export type UnOp = 'neg' | 'abs' | 'sqrt' | 'exp' | 'erf' | 'tanh' | 'sigmoid' | 'floor' | 'ceil' | 'round' | 'not';
+/** `roundf16`: an f32 rounded to the nearest f16 value (ties to even), kept in an f32 register. */
+export type UnOp = 'neg' | 'abs' | 'sqrt' | 'exp' | 'log' | 'erf' | 'tanh' | 'sigmoid' | 'floor' | 'ceil' | 'round' | 'not' | 'roundf16';
 export type BinOp = 'add' | 'sub' | 'mul' | 'div' | 'rem' | 'min' | 'max' | 'and' | 'or' | 'xor' | 'shl' | 'shr'
   | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 /** Horizontal reductions of a vector's lanes. */
@@ -113,12 +115,12 @@ export const BOOL = ty('bool');
 
 /** The register type a load from `elem` storage produces. */
 export function registerOf(elem: Storage): Scalar {
-  return elem === 'f32' ? 'f32' : elem === 'i64' ? 'i64' : elem === 'bool' ? 'bool' : 'i32';
+  return elem === 'f32' || elem === 'f16' ? 'f32' : elem === 'i64' ? 'i64' : elem === 'bool' ? 'bool' : 'i32';
 }
 
 /** Bits per element of a storage type (packed types below 8). */
 export function storageBits(elem: Storage): number {
-  return { f32: 32, i64: 64, i32: 32, i16: 16, u16: 16, i8: 8, u8: 8, bool: 8, i4: 4, u4: 4, i2: 2 }[elem];
+  return { f32: 32, f16: 16, i64: 64, i32: 32, i16: 16, u16: 16, i8: 8, u8: 8, bool: 8, i4: 4, u4: 4, i2: 2 }[elem];
 }
 
 /** Bytes a buffer of `size` elements occupies (packed types round up). */

@@ -3,6 +3,7 @@
  * order they run in. Target-neutral: the WASM renderer bakes the offsets into one module, a GPU
  * runtime would bind the same buffers as storage bindings.
  */
+import type { WeightSegment } from '../runtime/executor.js';
 import type { Kernel, Storage } from './kernel-ir.js';
 
 export type BufferKind = 'input' | 'output' | 'weight' | 'activation';
@@ -20,10 +21,18 @@ export interface PlannedBuffer {
   readonly live?: readonly [number, number];
 }
 
-/** One kernel launch: the kernel and which program buffer each of its parameters is. */
+/** A run-time condition: the bool element `offset` of buffer `buf` must equal `value` (a branch of an If on input data). */
+export interface Guard {
+  readonly buf: string;
+  readonly offset: number;
+  readonly value: boolean;
+}
+
+/** One kernel launch: the kernel, which program buffer each of its parameters is, and the conditions it runs under. */
 export interface Dispatch {
   readonly kernel: Kernel;
   readonly bind: Readonly<Record<string, string>>;
+  readonly when?: readonly Guard[];
 }
 
 /** A graph input or output: its buffer and its signature. */
@@ -54,4 +63,6 @@ export interface Program {
   };
   /** Weight bytes in layout order (what weights.bin holds), placed at `memory.weightsOffset`. */
   readonly weights: Uint8Array;
+  /** Where each piece of `weights` goes when it is not the memory image verbatim (f16 weights stored as halves). */
+  readonly weightSegments?: readonly WeightSegment[];
 }

@@ -21,7 +21,7 @@ export function schedule(k: Kernel): Kernel {
 
 /**
  * Counter for the temporaries transforms introduce (names stay unique within a kernel), and the
- * storage of each buffer: only 32-bit storage is read and written as whole vectors.
+ * storage of each buffer: only 32-bit, 8-bit and f16 storage is read and written as whole vectors.
  */
 interface Ctx { temps: number; readonly storage: ReadonlyMap<string, Storage> }
 
@@ -158,14 +158,15 @@ class Widen {
   constructor(readonly iv: string, readonly lanes: number, readonly vary: ReadonlySet<string>, readonly ctx: Ctx) {}
 
   private vt(t: Type): Type {
-    if (t.lanes !== 1) throw new CannotVectorize();
+    // a 128-bit register holds two i64 lanes, not four: loops over i64 values stay scalar
+    if (t.lanes !== 1 || t.scalar === 'i64') throw new CannotVectorize();
     return ty(t.scalar, this.lanes);
   }
 
-  /** Whether `buf` is read and written as whole vectors: 32-bit storage, or bytes (widened to i32 lanes). */
+  /** Whether `buf` is read and written as whole vectors: 32-bit storage, bytes (widened to i32 lanes) or f16 (converted to f32 lanes). */
   private wide(buf: string): boolean {
     const elem = this.ctx.storage.get(buf);
-    return elem !== undefined && (storageBits(elem) === 32 || storageBits(elem) === 8);
+    return elem !== undefined && (storageBits(elem) === 32 || storageBits(elem) === 8 || elem === 'f16');
   }
 
   private varies(e: Expr): boolean {

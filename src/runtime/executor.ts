@@ -5,11 +5,14 @@
  * runtime.js, and it runs unchanged in Node (fs for paths and file: URLs) and in browsers (fetch).
  */
 
-/** Element types of artifact inputs and outputs. */
-export type ArtifactDType = 'f32' | 'i64' | 'i32' | 'i16' | 'u16' | 'i8' | 'u8' | 'bool';
+/**
+ * Element types of artifact inputs and outputs. `f16` is given and returned as Float32Array:
+ * inputs are rounded to the nearest half (ties to even), outputs are exact.
+ */
+export type ArtifactDType = 'f32' | 'f16' | 'i64' | 'i32' | 'i16' | 'u16' | 'i8' | 'u8' | 'bool';
 
 /** The array type that holds each element type. */
-export type ArrayOf<D extends ArtifactDType> = { f32: Float32Array; i64: BigInt64Array; i32: Int32Array; i16: Int16Array; u16: Uint16Array; i8: Int8Array; u8: Uint8Array; bool: Uint8Array }[D];
+export type ArrayOf<D extends ArtifactDType> = { f32: Float32Array; f16: Float32Array; i64: BigInt64Array; i32: Int32Array; i16: Int16Array; u16: Uint16Array; i8: Int8Array; u8: Uint8Array; bool: Uint8Array }[D];
 export type AnyArray = ArrayOf<ArtifactDType>;
 
 export interface ManifestIo {
@@ -21,6 +24,15 @@ export interface ManifestIo {
   readonly declaredShape: readonly (number | string)[];
   readonly offset: number;
   readonly bytes: number;
+}
+
+/** A piece of weights.bin and the memory offset it is written to; `f16`: halves widened to f32 there. */
+export interface WeightSegment {
+  readonly fileOffset: number;
+  readonly offset: number;
+  /** Bytes in the file. */
+  readonly bytes: number;
+  readonly f16?: true;
 }
 
 export interface Manifest {
@@ -36,9 +48,12 @@ export interface Manifest {
   readonly outputs: readonly ManifestIo[];
   readonly buffers: readonly { name: string; kind: string; dtype: string; elements: number; offset: number; bytes: number; live?: readonly [number, number] }[];
   /** Kernels in dispatch order, with the buffer bound to each parameter. */
-  readonly kernels: readonly { name: string; summary: string; buffers: Readonly<Record<string, string>> }[];
+  /** `when`: the kernel runs only where each bool buffer element equals its value (the branches of an If on input data). */
+  readonly kernels: readonly { name: string; summary: string; buffers: Readonly<Record<string, string>>; when?: readonly { buf: string; offset: number; value: boolean }[] }[];
   /** Quantized compiles: the recipe and the QDQ model (ONNX) the kernels implement. */
   readonly quant: { readonly recipe: string; readonly qdq: string } | null;
+  /** When weights.bin is not the weights region verbatim (f16 weights stored as halves): where each piece goes. */
+  readonly weightsFile?: { readonly bytes: number; readonly segments: readonly WeightSegment[] };
 }
 
 /** A bad artifact or bad run inputs (the message names the file, input or output). */
@@ -55,8 +70,44 @@ export interface LoadedModel {
 }
 
 const CTORS = {
-  f32: Float32Array, i64: BigInt64Array, i32: Int32Array, i16: Int16Array, u16: Uint16Array, i8: Int8Array, u8: Uint8Array, bool: Uint8Array,
+  f32: Float32Array, f16: Float32Array, i64: BigInt64Array, i32: Int32Array, i16: Int16Array, u16: Uint16Array, i8: Int8Array, u8: Uint8Array, bool: Uint8Array,
 } as const;
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE half bits of an f32 value, round to nearest even (subnormals, overflow to Inf, NaN kept). */
+export function f32ToHalfBits(x: number): number {
+  f32[0] = x;
+  const b = u32[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const a = b & 0x7fffffff;
+  if (a >= 0x47800000) return sign | (a > 0x7f800000 ? 0x7e00 : 0x7c00);
+  if (a < 0x38800000) {
+    // subnormal half: the significand in units of 2^-24, rounded; at most 2^-25 (a tie) is 0
+    if (a <= 0x33000000) return sign;
+    const shift = 126 - (a >>> 23);
+    const mant = (a & 0x7fffff) | 0x800000;
+    const q = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    return sign | (q + (rem > half || (rem === half && (q & 1)) ? 1 : 0));
+  }
+  return sign | (((a + 0xc8000fff + ((a >>> 13) & 1)) >>> 0) >>> 13) & 0xffff;
+}
+
+/** The f32 value of IEEE half bits. */
+export function halfBitsToF32(h: number): number {
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  const s = h & 0x8000 ? -1 : 1;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 0x1f) return m ? NaN : s * Infinity;
+  return s * (1024 + m) * 2 ** (e - 25);
+}
+
+/** Bytes an element of `dtype` occupies in linear memory. */
+const memBytes = (dtype: ArtifactDType): number => (dtype === 'f16' ? 2 : CTORS[dtype].BYTES_PER_ELEMENT);
 
 /** The part of the WebAssembly JS API the runtime uses (the project's lib setting omits the DOM types). */
 declare const WebAssembly: {
@@ -107,11 +158,18 @@ export async function loadArtifact(source: string | URL): Promise<LoadedModel> {
 
 /** An artifact from its parts already in memory (what `loadArtifact` does after reading the files). */
 export async function instantiateArtifact(manifest: Manifest, wasm: Uint8Array, weights: Uint8Array): Promise<LoadedModel> {
-  if (weights.length !== manifest.memory.weightsBytes) throw new ArtifactError(`${manifest.files.weights}: ${weights.length} bytes, the manifest says ${manifest.memory.weightsBytes}`);
+  const layout = manifest.weightsFile;
+  const fileBytes = layout ? layout.bytes : manifest.memory.weightsBytes;
+  if (weights.length !== fileBytes) throw new ArtifactError(`${manifest.files.weights}: ${weights.length} bytes, the manifest says ${fileBytes}`);
   const { instance } = await WebAssembly.instantiate(wasm);
   const memory = instance.exports.memory as WasmMemory;
   const runWasm = instance.exports.run as () => void;
-  new Uint8Array(memory.buffer).set(weights, manifest.memory.weightsOffset);
+  if (!layout) new Uint8Array(memory.buffer).set(weights, manifest.memory.weightsOffset);
+  for (const s of layout?.segments ?? []) {
+    if (!s.f16) { new Uint8Array(memory.buffer).set(weights.subarray(s.fileOffset, s.fileOffset + s.bytes), s.offset); continue; }
+    const dst = new Float32Array(memory.buffer, s.offset, s.bytes / 2);
+    for (let i = 0; i < dst.length; i++) dst[i] = halfBitsToF32(weights[s.fileOffset + 2 * i]! | (weights[s.fileOffset + 2 * i + 1]! << 8));
+  }
   const batch = manifest.batch;
 
   async function run(inputs: Readonly<Record<string, AnyArray>>): Promise<Record<string, AnyArray>> {
@@ -137,16 +195,29 @@ export async function instantiateArtifact(manifest: Manifest, wasm: Uint8Array, 
       const count = Math.min(chunk, total - start);
       for (const io of manifest.inputs) {
         const a = inputs[io.name]!;
-        const per = perSample(io, batch) * a.BYTES_PER_ELEMENT;
-        const src = new Uint8Array(a.buffer, a.byteOffset + start * per, count * per);
-        bytes.set(src, io.offset);
+        const n = perSample(io, batch);
+        const per = n * memBytes(io.dtype);
+        if (io.dtype === 'f16') {
+          const src = a as Float32Array;
+          const dst = new Uint16Array(memory.buffer, io.offset, count * n);
+          for (let i = 0; i < count * n; i++) dst[i] = f32ToHalfBits(src[start * n + i]!);
+        } else {
+          bytes.set(new Uint8Array(a.buffer, a.byteOffset + start * per, count * per), io.offset);
+        }
         if (count < chunk) bytes.fill(0, io.offset + count * per, io.offset + io.bytes);
       }
       runWasm();
       for (const io of manifest.outputs) {
         const o = outs[io.name]!;
-        const per = perSample(io, batch) * o.BYTES_PER_ELEMENT;
-        new Uint8Array(o.buffer, start * per, count * per).set(bytes.subarray(io.offset, io.offset + count * per));
+        const n = perSample(io, batch);
+        const per = n * memBytes(io.dtype);
+        if (io.dtype === 'f16') {
+          const src = new Uint16Array(memory.buffer, io.offset, count * n);
+          const dst = o as Float32Array;
+          for (let i = 0; i < count * n; i++) dst[start * n + i] = halfBitsToF32(src[i]!);
+        } else {
+          new Uint8Array(o.buffer, start * per, count * per).set(bytes.subarray(io.offset, io.offset + count * per));
+        }
       }
     }
     return outs;

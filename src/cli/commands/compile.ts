@@ -98,7 +98,7 @@ Examples:
       throw new LutraError('io', (e as Error).message, out);
     }
     const mem = program.memory;
-    io.stdout(`compiled ${path}${quant ? ` (${quant.recipe})` : ''} for ${target}: ${program.dispatches.length} kernels, weights ${kib(mem.weightsBytes)}, `
+    io.stdout(`compiled ${path}${quant ? ` (${quant.recipe})` : ''} for ${target}: ${program.dispatches.length} kernels, weights ${kib(mem.weightsBytes)}${program.weights.length !== mem.weightsBytes ? ` (${kib(program.weights.length)} in weights.bin)` : ''}, `
       + `peak activations ${kib(mem.peakActivationBytes)} (arena ${kib(mem.arenaBytes)}), module ${kib(wasm.binary.length)}\n`);
     io.stdout(`wrote ${out}/ (manifest.json, weights.bin, model.wasm, runtime.js, index.js, index.d.ts${quant ? ', model.qdq.onnx' : ''})\n`);
     return 0;

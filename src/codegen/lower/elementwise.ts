@@ -28,6 +28,7 @@ export const ELEMENTWISE: Readonly<Record<string, ElementwiseRow>> = {
   'onnx.Abs': ([x]) => un('abs', x!),
   'onnx.Sqrt': ([x]) => un('sqrt', x!),
   'onnx.Exp': ([x]) => un('exp', x!),
+  'onnx.Log': ([x]) => un('log', x!),
   'onnx.Erf': ([x]) => un('erf', x!),
   'onnx.Tanh': ([x]) => un('tanh', x!),
   'onnx.Sigmoid': ([x]) => un('sigmoid', x!),

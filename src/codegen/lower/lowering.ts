@@ -15,12 +15,13 @@ import { assert, fail } from '../../ir/diagnostics.js';
 import type { Node } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { strides as contiguous } from '../../ir/tensor.js';
-import { numel } from '../../ir/types.js';
+import { isFloat } from '../../ir/dtype.js';
+import { numel, storageDType } from '../../ir/types.js';
 import {
   type Expr, type KBuffer, type Kernel, type LoopHint, type Scalar, type Stmt, type Storage,
-  cst, let_, linear, loopNest, printExpr, store, ty, v,
+  cst, let_, linear, loopNest, printExpr, store, ty, un, v,
 } from '../kernel-ir.js';
-import type { BufferKind } from '../program.js';
+import type { BufferKind, Guard } from '../program.js';
 
 /** A buffer before planning. */
 export interface Buf {
@@ -57,12 +58,42 @@ export class TVal {
 export function elemOf(dtype: string): { elem: Storage; scalar: Scalar } | undefined {
   switch (dtype) {
     case 'f32': return { elem: 'f32', scalar: 'f32' };
+    case 'f16': return { elem: 'f16', scalar: 'f32' };
     case 'i64': return { elem: 'i64', scalar: 'i64' };
     case 'i32': return { elem: 'i32', scalar: 'i32' };
     case 'bool': return { elem: 'bool', scalar: 'bool' };
     case 'i8': case 'u8': case 'i16': case 'u16': case 'i4': case 'u4': return { elem: dtype, scalar: 'i32' };
     default: return undefined;
   }
+}
+
+/**
+ * The form of a value whose graph type is f16, computed in f32: rounded to f16 where it is
+ * defined (a lazy value where it is read, an anchor's result before its epilogue or store), so
+ * a fused chain rounds after every op as the reference does op by op. Views and constants
+ * already hold f16 values and pass through.
+ */
+export function roundedF16(f: Form): Form {
+  switch (f.k) {
+    case 'lazy': return { ...f, read: (idx, cx) => un('roundf16', f.read(idx, cx)) };
+    case 'pending': return { ...f, emit: (cx, out) => f.emit(cx, (idx, value) => out(idx, un('roundf16', value))) };
+    default: return f;
+  }
+}
+
+/** Ops whose result is one of their operands' values (or an integer of one): exact when those are f16. */
+const SELECTING = new Set([
+  'onnx.Relu', 'onnx.Max', 'onnx.Min', 'onnx.Neg', 'onnx.Abs', 'onnx.Clip', 'onnx.Where', 'onnx.Floor', 'onnx.Ceil', 'onnx.Round',
+  'onnx.Pad', 'onnx.Gather', 'onnx.Concat', 'onnx.MaxPool', 'onnx.GlobalMaxPool', 'onnx.ReduceMax', 'onnx.ReduceMin',
+]);
+
+/**
+ * Whether the f16 results of `node` (lowered by a rule of `kind`) need `roundedF16`: not for
+ * views, nor for selecting ops whose float operands are all f16 (their result is already a half).
+ */
+export function roundsToF16(node: Node, kind: string): boolean {
+  if (kind === 'view') return false;
+  return !(SELECTING.has(node.op) && node.inputs.every((x) => !x || x.type.dtype === 'f16' || !isFloat(storageDType(x.type.dtype))));
 }
 
 /** Index into a broadcast operand of shape `src` from an output index. */
@@ -149,10 +180,13 @@ class Probe extends Emit {
 /** The dispatch list and buffers being built, and the value forms. */
 export class Lowering {
   readonly buffers: Buf[] = [];
-  readonly dispatches: { kernel: Kernel; bind: Record<string, string> }[] = [];
+  readonly dispatches: { kernel: Kernel; bind: Record<string, string>; when?: readonly Guard[] }[] = [];
+  /** Conditions every kernel emitted now runs under (the branches of run-time Ifs being lowered). */
+  readonly when: Guard[] = [];
   private ids = 0;
   private bufIds = { weight: 0, activation: 0, input: 0, output: 0 };
   private readonly constBufs = new Map<Tensor, Buf>();
+  private readonly wide = new Map<TVal, TVal>();
 
   tval(name: string, shape: readonly number[], scalar: Scalar, elem: Storage, form: Form): TVal {
     return new TVal(this.ids++, name, shape, scalar, elem, form);
@@ -165,14 +199,33 @@ export class Lowering {
     return b;
   }
 
-  /** A weight buffer holding `tensor` (one per tensor), viewed contiguously. */
+  /**
+   * A weight buffer holding `tensor` (one per tensor), viewed contiguously. f16 weights are f32
+   * buffers: weights.bin keeps them as halves, widened when the runtime loads them (plan.ts).
+   */
   constView(t: TVal, tensor: Tensor): Form {
     let b = this.constBufs.get(tensor);
     if (!b) {
-      b = this.buffer('weight', t.elem, tensor.size, tensor);
+      b = this.buffer('weight', t.elem === 'f16' ? 'f32' : t.elem, tensor.size, tensor);
       this.constBufs.set(tensor, b);
     }
     return { k: 'view', buf: b, offset: 0, strides: broadcastStrides(tensor.shape, t.shape) };
+  }
+
+  /**
+   * `t` in an f32 buffer when it is an f16 activation: an anchor that reads an operand many
+   * times (a GEMM operand, the Conv input) reads it converted once instead of at every read.
+   * f16 constants are f32 in memory already.
+   */
+  widened(t: TVal): TVal {
+    if (t.elem !== 'f16' || t.form.k === 'const') return t;
+    let w = this.wide.get(t);
+    if (!w) {
+      w = this.tval(`${t.name}.f32`, t.shape, 'f32', 'f32', { k: 'lazy', ops: ['Widen'], read: (idx, cx) => cx.read(t, idx) });
+      this.materialize(w);
+      this.wide.set(t, w);
+    }
+    return w;
   }
 
   /** Emit a kernel: `build` gets a fresh emission context and returns the body. */
@@ -181,7 +234,10 @@ export class Lowering {
     const body = cx.scope(() => build(cx));
     const params: KBuffer[] = [...cx.used.values()].map(({ buf, access }) => ({ name: buf.name, elem: buf.elem, size: buf.size, access }));
     const name = summary.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 48);
-    this.dispatches.push({ kernel: { name, summary, params, locals: [], body }, bind: Object.fromEntries(params.map((p) => [p.name, p.name])) });
+    this.dispatches.push({
+      kernel: { name, summary, params, locals: [], body }, bind: Object.fromEntries(params.map((p) => [p.name, p.name])),
+      ...(this.when.length ? { when: [...this.when] } : {}),
+    });
   }
 
   /** Pending anchors a read of `t` over its own shape reaches, with the indices they are read at. */
@@ -234,7 +290,7 @@ export class Lowering {
         })));
       } else {
         for (const a of anchors) this.materialize(a);
-        const ops = f.k === 'lazy' ? f.ops : ['Copy'];
+        const ops = f.k === 'lazy' && f.ops.length > 0 ? f.ops : ['Copy'];
         this.kernel(ops.join('+'), (cx) => loopNest('i', t.shape, (idx) => cx.scope(() => [dst(cx, idx, cx.read(t, idx))]), hint));
       }
     }

@@ -5,9 +5,11 @@
  * largest first, each at the lowest address free for its whole live range.
  */
 import { assert } from '../../ir/diagnostics.js';
+import { numberToF16Bits } from '../../ir/dtype.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { type Storage, storageBytes } from '../kernel-ir.js';
 import type { IoSignature, PlannedBuffer, Program } from '../program.js';
+import type { WeightSegment } from '../../runtime/executor.js';
 import type { Buf, Lowering } from './lowering.js';
 
 const ALIGN = 16;
@@ -18,6 +20,7 @@ function weightBytes(t: Tensor, elem: Storage): Uint8Array {
   const n = t.size;
   switch (elem) {
     case 'f32': return new Uint8Array(Float32Array.from(t.data as ArrayLike<number>).buffer);
+    case 'f16': return new Uint8Array(Uint16Array.from(t.data as ArrayLike<number>, numberToF16Bits).buffer);
     case 'i64': return new Uint8Array(BigInt64Array.from(t.data as ArrayLike<bigint>).buffer);
     case 'i32': return new Uint8Array(Int32Array.from(t.data as ArrayLike<number>).buffer);
     case 'i16': case 'u16': return new Uint8Array(Int16Array.from(t.data as ArrayLike<number>).buffer);
@@ -37,7 +40,8 @@ export function plan(lw: Lowering, name: string, inputs: readonly IoSignature[],
   const n = lw.dispatches.length;
   const live = new Map<string, [number, number]>();
   lw.dispatches.forEach((d, i) => {
-    for (const b of Object.values(d.bind)) {
+    // a guarded dispatch reads its conditions' buffers
+    for (const b of [...Object.values(d.bind), ...(d.when ?? []).map((c) => c.buf)]) {
       const r = live.get(b);
       if (r) r[1] = i; else live.set(b, [i, i]);
     }
@@ -50,20 +54,24 @@ export function plan(lw: Lowering, name: string, inputs: readonly IoSignature[],
     live.set(b.name, r);
   }
   const planned: PlannedBuffer[] = [];
+  // an f32 buffer of an f16 tensor is stored as halves in the file (half the bytes) and widened on load
+  const segments: WeightSegment[] = [];
   const chunks: Uint8Array[] = [];
   let w = 0;
+  let fw = 0;
   for (const b of used.filter((x) => x.kind === 'weight')) {
     assert(b.data, `weight buffer ${b.name} has no data`);
-    const bytes = weightBytes(b.data, b.elem);
-    planned.push({ name: b.name, kind: 'weight', elem: b.elem, size: b.size, offset: w, bytes: bytes.length });
+    const widen = b.elem === 'f32' && b.data.dtype === 'f16';
+    const bytes = weightBytes(b.data, widen ? 'f16' : b.elem);
+    const memBytes = widen ? 2 * bytes.length : bytes.length;
+    planned.push({ name: b.name, kind: 'weight', elem: b.elem, size: b.size, offset: w, bytes: memBytes });
+    segments.push({ fileOffset: fw, offset: w, bytes: bytes.length, ...(widen ? { f16: true as const } : {}) });
     chunks.push(bytes);
-    const next = align(w + bytes.length);
-    if (next > w + bytes.length) chunks.push(new Uint8Array(next - w - bytes.length));
-    w = next;
+    w = align(w + memBytes);
+    fw = align(fw + bytes.length);
   }
-  const weights = new Uint8Array(w);
-  let at = 0;
-  for (const c of chunks) { weights.set(c, at); at += c.length; }
+  const weights = new Uint8Array(fw);
+  chunks.forEach((c, i) => weights.set(c, segments[i]!.fileOffset));
 
   const arenaOffset = align(w, 64);
   const placed: { b: Buf; offset: number; bytes: number; range: [number, number] }[] = [];
@@ -96,5 +104,6 @@ export function plan(lw: Lowering, name: string, inputs: readonly IoSignature[],
     outputs,
     memory: { total: arenaOffset + arenaBytes, weightsOffset: 0, weightsBytes: w, arenaOffset, arenaBytes, peakActivationBytes: peak },
     weights,
+    ...(segments.some((s) => s.f16) ? { weightSegments: segments } : {}),
   };
 }

@@ -17,6 +17,8 @@ import {
   type Expr, type LoopHint, type Scalar, type Stmt, F32, bin, cast, cst, decl, f32, i32, if_, let_, linear, load, loop, loopNest,
   select, set, store, ty, un, v,
 } from '../kernel-ir.js';
+import { resizeTables } from '../../interp/kernels/resize.js';
+import { type Attention, attentionKernel } from './attention.js';
 import { ELEMENTWISE, powByConstant } from './elementwise.js';
 import { type AnchorEmit, type Emit, type Form, type Lowering, type TVal, broadcastIdx, cannotLower } from './lowering.js';
 import {
@@ -43,6 +45,12 @@ export interface RuleCtx {
   readonly int?: IntOperands;
   /** Operand 1 when it is a dequantized constant weight (read through its codes). */
   readonly wq?: WeightQuant;
+  /** Whether operand i is read by this node only (and is no graph output). */
+  soleUse(i: number): boolean;
+  /** The attention pattern this P·V MatMul ends (attention.ts), if any. */
+  readonly attention?: Attention;
+  /** This Q·Kᵀ MatMul is computed inside a fused attention kernel. */
+  readonly inAttention?: boolean;
 }
 
 export interface Rule {
@@ -93,6 +101,32 @@ export function reshapeStrides(oldShape: readonly number[], oldStrides: readonly
   return ns.map((s, i) => (newShape[i] === 1 ? 0 : s));
 }
 
+/**
+ * A view op applied to the result of an anchor that nothing else reads: the anchor stores its
+ * element at `idx` to `fwd(idx)` instead, so its consumers read it at their own index and can
+ * still become its epilogue (attention's `P·V` written straight into the heads-merged layout).
+ */
+function reindexed(c: RuleCtx, t: TVal, fwd: ((idx: readonly Expr[]) => Expr[]) | undefined): Form | undefined {
+  const f = t.form;
+  if (f.k !== 'pending' || !fwd || !c.soleUse(0)) return undefined;
+  return { ...f, emit: (cx, out) => f.emit(cx, (idx, value) => out(fwd(idx), value)) };
+}
+
+/** The index map of a reshape that only merges consecutive dims (src index → dst index), or undefined. */
+export function mergeIndex(src: readonly number[], dst: readonly number[]): ((idx: readonly Expr[]) => Expr[]) | undefined {
+  const groups: number[][] = [];
+  let i = 0;
+  for (const d of dst) {
+    const grp: number[] = [];
+    let p = 1;
+    while (p < d && i < src.length) { p *= src[i]!; grp.push(i++); }
+    if (p !== d) return undefined;
+    groups.push(grp);
+  }
+  for (; i < src.length; i++) if (src[i] !== 1) return undefined;
+  return (idx) => groups.map((grp) => grp.reduce<Expr>((acc, k, j) => (j === 0 ? idx[k]! : bin('add', bin('mul', acc, i32(src[k]!)), idx[k]!)), i32(0)));
+}
+
 function reshape(t: TVal, out: readonly number[]): Form {
   const inStr = contiguous(t.shape);
   const outStr = contiguous(out);
@@ -105,7 +139,10 @@ function reshape(t: TVal, out: readonly number[]): Form {
   });
 }
 
-const reshapeRule: Rule = { kind: 'view', lower: (c) => [reshape(c.ins[0]!, c.outShapes[0]!)] };
+const reshapeRule: Rule = {
+  kind: 'view',
+  lower: (c) => [reindexed(c, c.ins[0]!, mergeIndex(c.ins[0]!.shape, c.outShapes[0]!)) ?? reshape(c.ins[0]!, c.outShapes[0]!)],
+};
 
 function slice(t: TVal, params: readonly { axis: number; start: number; step: number }[]): Form {
   return viewOf(t, (f) => {
@@ -240,12 +277,17 @@ const matmul: Rule = {
     const [a0, b0] = c.ins as [TVal, TVal];
     if (a0.shape.length < 2 || b0.shape.length < 2) cannotLower(c.node, '1-D MatMul operands have no wasm lowering (unsqueeze them to 2-D)');
     if (c.int) return [intMatmul(c, c.int, { transB: false })];
+    if (c.attention) {
+      const fused = attention(c, c.attention);
+      if (fused) return [fused];
+    }
     const out = c.outShapes[0]!;
     const outer = out.slice(0, -2);
     const [M, K] = a0.shape.slice(-2) as [number, number];
     const N = b0.shape[b0.shape.length - 1]!;
     const wq = c.wq && c.wq.codes.rank === 2 ? weightReader(c.wq, c.constVal, b0.name) : undefined;
-    const b = wq ? b0 : unitStrideLast(c, b0, M);
+    // inside a fused attention the scores are never computed by this kernel: no Kᵀ copy for it
+    const b = wq || c.inAttention ? b0 : unitStrideLast(c, b0, M);
     const emit = contraction({
       outer, M, K, inner: [N],
       a: (cx, o, m, k) => cx.read(a0, [...broadcastIdx(o, a0.shape.slice(0, -2), outer), m, k]),
@@ -255,6 +297,34 @@ const matmul: Rule = {
     return [{ k: 'pending', op: wq ? 'MatMul.dqw' : 'MatMul', emit, inputs: wq ? [a0] : [a0, b] }];
   },
 };
+
+/**
+ * P·V of an attention pattern as one kernel (attention.ts), or undefined when the chains read
+ * anything pending besides the scores and probabilities; its operand is then materialized and
+ * the MatMul lowers as usual.
+ */
+function attention(c: RuleCtx, att: Attention): Form | undefined {
+  const [a, vv] = c.ins as [TVal, TVal];
+  const q = c.valueOf(att.qk.inputs[0]!);
+  const kt = c.valueOf(att.qk.inputs[1]!);
+  const scores = c.valueOf(att.qk.outputs[0]!);
+  const x = c.valueOf(att.softmax.inputs[0]!);
+  const probs = c.valueOf(att.softmax.outputs[0]!);
+  const only = (t: TVal, p: TVal) => c.lw.pendingLeaves(t).every((l) => l.value === p);
+  const ok = scores.form.k === 'pending' && probs.form.k === 'pending' && only(x, scores) && only(a, probs)
+    && q.shape.length >= 2 && kt.shape.length >= 2 && vv.shape.length >= 2;
+  if (!ok) {
+    c.lw.materialize(a);
+    return undefined;
+  }
+  return attentionKernel({
+    q, kt, v: vv, scores, x, probs, a, out: c.outShapes[0]!,
+    scratch: (elems) => {
+      const b = c.lw.buffer('activation', 'f32', elems);
+      return { name: b.name, use: (cx, access) => cx.use(b, access) };
+    },
+  });
+}
 
 function transposed2d(t: Tensor): Tensor {
   const [r, cl] = t.shape as [number, number];
@@ -645,10 +715,24 @@ const batchNorm: Rule = {
   },
 };
 
+/** Source index along an axis of size d for a (shifted) output index s, per Pad mode (the interpreter's PAD_INDEX). */
+const PAD_SOURCE: Readonly<Record<string, (s: Expr, d: number, reach: number) => Expr>> = {
+  edge: (s, d) => bin('max', bin('min', s, i32(d - 1)), i32(0)),
+  // one reflection at each border while the pads are shorter than the axis, a period 2(d − 1) fold beyond
+  reflect: (s, d, reach) => {
+    if (d === 1) return i32(0);
+    const p = 2 * (d - 1);
+    const m = reach < d ? un('abs', s) : bin('rem', bin('add', bin('rem', s, i32(p)), i32(p)), i32(p));
+    return select(bin('lt', m, i32(d)), m, bin('sub', i32(p), m));
+  },
+  wrap: (s, d) => bin('rem', bin('add', bin('rem', s, i32(d)), i32(d)), i32(d)),
+};
+
 const pad: Rule = {
   kind: 'elementwise',
   lower(c) {
-    if (getAttr<string>(c.node, 'mode') !== 'constant') cannotLower(c.node, `mode '${getAttr<string>(c.node, 'mode')}' is not supported (constant is)`);
+    const mode = getAttr<string>(c.node, 'mode');
+    if (mode !== 'constant' && !PAD_SOURCE[mode]) cannotLower(c.node, `mode '${mode}' is not supported (constant, edge, reflect and wrap are)`);
     const x = c.ins[0]!;
     const pads = ints(c.constant(1));
     if (!pads) cannotLower(c.node, 'pads must be a constant');
@@ -657,7 +741,22 @@ const pad: Rule = {
     const rank = x.shape.length;
     const axes = c.ins[3] ? (ints(c.constant(3)) ?? cannotLower(c.node, 'axes must be a constant')).map((a) => axisOf(c, a, rank)) : x.shape.map((_, i) => i);
     const begin = new Array<number>(rank).fill(0);
-    axes.forEach((a, i) => { begin[a] = pads[i]!; });
+    const end = new Array<number>(rank).fill(0);
+    axes.forEach((a, i) => { begin[a] = pads[i]!; end[a] = pads[i + axes.length]!; });
+    const srcOf = PAD_SOURCE[mode];
+    if (srcOf) {
+      if (x.shape.some((d) => d === 0)) cannotLower(c.node, `cannot ${mode}-pad an empty tensor`);
+      const out = c.outShapes[0]!;
+      // an axis whose output stays inside the input needs no index arithmetic
+      const inside = (i: number) => begin[i]! <= 0 && out[i]! - begin[i]! <= x.shape[i]!;
+      return [{
+        k: 'lazy', ops: [...lazyOps(x), 'Pad'],
+        read: (idx, cx) => cx.read(x, idx.map((e, i) => {
+          const s = begin[i] ? bin('sub', e, i32(begin[i]!)) : e;
+          return inside(i) ? s : srcOf(s, x.shape[i]!, Math.max(begin[i]!, end[i]!));
+        })),
+      }];
+    }
     return [{
       k: 'lazy', ops: [...lazyOps(x), 'Pad'],
       read: (idx, cx) => {
@@ -702,6 +801,8 @@ const transpose: Rule = {
     const x = c.ins[0]!;
     const rank = x.shape.length;
     const perm = (c.node.attrs.perm as number[] | undefined) ?? x.shape.map((_, i) => rank - 1 - i);
+    const moved = reindexed(c, x, (idx) => perm.map((p) => idx[p]!));
+    if (moved) return [moved];
     return [viewOf(x, (f) => ({ ...f, strides: perm.map((p) => f.strides[p]!) }), (idx) => {
       const r = new Array<Expr>(rank);
       perm.forEach((p, i) => { r[p] = idx[i]!; });
@@ -742,6 +843,80 @@ const expand: Rule = {
     const off = out.length - x.shape.length;
     return [viewOf(x, (f) => ({ ...f, strides: out.map((d, i) => (i < off || (x.shape[i - off] === 1 && d !== 1) ? 0 : f.strides[i - off]!)) }),
       (idx) => broadcastIdx(idx, x.shape, out))];
+  },
+};
+
+/** Tile: output index i along an axis reads the input at i mod d (a repeated axis of size 1 is a stride-0 view). */
+const tile: Rule = {
+  kind: 'view',
+  lower(c) {
+    const x = c.ins[0]!;
+    const out = c.outShapes[0]!;
+    return [viewOf(x, (f) => (x.shape.every((d, i) => d === 1 || d === out[i]) ? { ...f, strides: f.strides.map((s, i) => (x.shape[i] === 1 ? 0 : s)) } : undefined),
+      (idx) => idx.map((e, i) => (x.shape[i] === out[i] ? e : x.shape[i] === 1 ? i32(0) : bin('rem', e, i32(x.shape[i]!)))))];
+  },
+};
+
+/** Most taps (products of per-axis interpolation taps) a Resize output element may read. */
+const MAX_RESIZE_TAPS = 64;
+
+/**
+ * Resize as a lazy gather: the interpreter's per-axis tables (source index and weight of each
+ * tap of each output coordinate, computed at compile time for every mode) become constants; an
+ * output element is Σ over the taps of the product of the axes' weights times the input, nested
+ * outermost axis first like the interpreter's one-axis-at-a-time passes. Nearest resizes (one
+ * tap of weight 1 per row) only gather.
+ */
+const resize: Rule = {
+  kind: 'elementwise',
+  lower(c) {
+    const x = c.ins[0]!;
+    const given = [1, 2, 3].map((i) => (c.ins[i] ? c.constant(i) ?? cannotLower(c.node, 'roi, scales and sizes must be constants') : undefined));
+    const { tables } = resizeTables(c.node, x.shape, given[0], given[1], given[2]);
+    const out = c.outShapes[0]!;
+    const name = c.node.outputs[0]!.name;
+    const axes = tables.flatMap((t, d) => {
+      if (!t) return [];
+      const W = out[d]!;
+      const rows = Array.from({ length: W }, (_, i) => i);
+      const ext = t.extrapolate.some((e) => e !== 0) ? c.constVal(Tensor.from('bool', [W], t.extrapolate), `${name}.ext${d}`) : undefined;
+      // nearest: each row reads one source element with weight 1, so the axis only gathers
+      const one = rows.map((i) => Array.from({ length: t.n }, (_, j) => i * t.n + j).filter((k) => t.w[k] !== 0));
+      if (one.every((ks, i) => t.extrapolate[i] || (ks.length === 1 && t.w[ks[0]!] === 1))) {
+        const idx = c.constVal(Tensor.from('i32', [W, 1], one.map((ks) => (ks.length ? t.idx[ks[0]!]! : 0))), `${name}.idx${d}`);
+        return [{ d, taps: 1, idx, w: undefined, ext }];
+      }
+      // taps whose weight is 0 in every row read nothing
+      const taps = Array.from({ length: t.n }, (_, j) => j).filter((j) => rows.some((i) => t.w[i * t.n + j] !== 0));
+      const table = (dtype: 'i32' | 'f32', of: Int32Array | Float64Array) =>
+        c.constVal(Tensor.from(dtype, [W, taps.length], rows.flatMap((i) => taps.map((j) => of[i * t.n + j]!))), `${name}.${dtype === 'i32' ? 'idx' : 'w'}${d}`);
+      return [{ d, taps: taps.length, idx: table('i32', t.idx), w: table('f32', t.w) as TVal | undefined, ext }];
+    });
+    if (axes.some((a) => a.w) && x.scalar !== 'f32') cannotLower(c.node, `${x.scalar} interpolation is not supported (nearest is)`);
+    const taps = axes.reduce((n, a) => n * a.taps, 1);
+    if (taps > MAX_RESIZE_TAPS) cannotLower(c.node, `${taps} taps per output element (at most ${MAX_RESIZE_TAPS} are supported)`);
+    const fill = cst(getAttr<number>(c.node, 'extrapolation_value'), ty(x.scalar));
+    return [{
+      k: 'lazy', ops: [...lazyOps(x), 'Resize'],
+      read: (idx, cx) => {
+        const at = [...idx];
+        const sum = (k: number): Expr => {
+          if (k === axes.length) return cx.read(x, [...at]);
+          const a = axes[k]!;
+          const i = idx[a.d]!;
+          let acc: Expr | undefined;
+          for (let j = 0; j < a.taps; j++) {
+            at[a.d] = cx.read(a.idx, [i, i32(j)]);
+            const term = a.w ? bin('mul', cx.read(a.w, [i, i32(j)]), sum(k + 1)) : sum(k + 1);
+            acc = acc ? bin('add', acc, term) : term;
+          }
+          return acc!;
+        };
+        const value = sum(0);
+        const outside = axes.flatMap((a) => (a.ext ? [cx.read(a.ext, [idx[a.d]!])] : [])).reduce<Expr | undefined>((p, q) => (p ? bin('or', p, q) : q), undefined);
+        return outside ? select(outside, fill, value) : value;
+      },
+    }];
   },
 };
 
@@ -801,6 +976,8 @@ export const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['onnx.Slice', sliceRule],
   ['onnx.Split', split],
   ['onnx.Expand', expand],
+  ['onnx.Tile', tile],
+  ['onnx.Resize', resize],
   ['onnx.Identity', alias],
   ['onnx.Dropout', alias],
   ['q.quantize', quantizeRule],

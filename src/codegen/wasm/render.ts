@@ -87,9 +87,9 @@ const BIN: Record<Cls, Partial<Record<BinOp, BinFn>>> = {
 };
 
 const COMPARES: ReadonlySet<BinOp> = new Set<BinOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
-const INTRINSICS: ReadonlySet<UnOp> = new Set<UnOp>(['exp', 'erf', 'tanh', 'sigmoid']);
+const INTRINSICS: ReadonlySet<UnOp> = new Set<UnOp>(['exp', 'log', 'erf', 'tanh', 'sigmoid']);
 
-/** Unary ops by register class (exp, erf, tanh and sigmoid are calls to math.ts helpers). */
+/** Unary ops by register class (exp, log, erf, tanh and sigmoid are calls to math.ts helpers). */
 const UN: Record<Cls, Partial<Record<UnOp, UnFn>>> = {
   f32: {
     neg: (m, a) => m.f32.neg(a), abs: (m, a) => m.f32.abs(a), sqrt: (m, a) => m.f32.sqrt(a),
@@ -109,6 +109,77 @@ const UN: Record<Cls, Partial<Record<UnOp, UnFn>>> = {
 
 const v128Const = (m: M, values: readonly number[], scalar: 'f32' | 'i32' | 'i16'): Ref =>
   m.v128.const(new Uint8Array((scalar === 'f32' ? new Float32Array(values) : scalar === 'i16' ? new Int16Array(values) : new Int32Array(values)).buffer));
+
+// ---- f16 conversions ------------------------------------------------------------------------
+
+/** i32 bit operations (and f32 views of the bits) over one scalar or 4 lanes: the f16 conversions are written once for both. */
+interface Lanes {
+  k(n: number): Ref;
+  and(a: Ref, b: Ref): Ref;
+  or(a: Ref, b: Ref): Ref;
+  add(a: Ref, b: Ref): Ref;
+  sub(a: Ref, b: Ref): Ref;
+  shl(a: Ref, n: number): Ref;
+  shrU(a: Ref, n: number): Ref;
+  /** Signed compares, as select conditions. */
+  lt(a: Ref, b: Ref): Ref;
+  gt(a: Ref, b: Ref): Ref;
+  sel(cond: Ref, a: Ref, b: Ref): Ref;
+  fk(x: number): Ref;
+  fadd(a: Ref, b: Ref): Ref;
+  fmul(a: Ref, b: Ref): Ref;
+  asF(a: Ref): Ref;
+  asI(a: Ref): Ref;
+}
+
+function lanesOf(m: M, vec: boolean): Lanes {
+  if (vec) {
+    const same = (a: Ref) => a;
+    return {
+      k: (n) => v128Const(m, [n, n, n, n], 'i32'), and: (a, b) => m.v128.and(a, b), or: (a, b) => m.v128.or(a, b),
+      add: (a, b) => m.i32x4.add(a, b), sub: (a, b) => m.i32x4.sub(a, b),
+      shl: (a, n) => m.i32x4.shl(a, m.i32.const(n)), shrU: (a, n) => m.i32x4.shr_u(a, m.i32.const(n)),
+      lt: (a, b) => m.i32x4.lt_s(a, b), gt: (a, b) => m.i32x4.gt_s(a, b), sel: (c, a, b) => m.v128.bitselect(a, b, c),
+      fk: (x) => v128Const(m, [x, x, x, x], 'f32'), fadd: (a, b) => m.f32x4.add(a, b), fmul: (a, b) => m.f32x4.mul(a, b),
+      asF: same, asI: same,
+    };
+  }
+  return {
+    k: (n) => m.i32.const(n | 0), and: (a, b) => m.i32.and(a, b), or: (a, b) => m.i32.or(a, b),
+    add: (a, b) => m.i32.add(a, b), sub: (a, b) => m.i32.sub(a, b),
+    shl: (a, n) => m.i32.shl(a, m.i32.const(n)), shrU: (a, n) => m.i32.shr_u(a, m.i32.const(n)),
+    lt: (a, b) => m.i32.lt_s(a, b), gt: (a, b) => m.i32.gt_s(a, b), sel: (c, a, b) => m.select(c, a, b),
+    fk: (x) => m.f32.const(x), fadd: (a, b) => m.f32.add(a, b), fmul: (a, b) => m.f32.mul(a, b),
+    asF: (a) => m.f32.reinterpret(a), asI: (a) => m.i32.reinterpret(a),
+  };
+}
+
+/** Binds a value to a temporary (set before the result) and returns a getter of it. */
+type Bind = (r: Ref) => () => Ref;
+
+/**
+ * f32 value of half bits `h` (zero-extended): exponent and mantissa shifted into place and
+ * rebased by ×2^112 (exact: half subnormals become f32 normals), Inf/NaN given the f32 exponent.
+ */
+function halfToF32(L: Lanes, bind: Bind, h: () => Ref): Ref {
+  const o = bind(L.shl(L.and(h(), L.k(0x7fff)), 13));
+  const mag = L.sel(L.gt(o(), L.k((0x7c00 << 13) - 1)), L.or(o(), L.k(0x7f800000)), L.asI(L.fmul(L.asF(o()), L.fk(2 ** 112))));
+  return L.asF(L.or(mag, L.shl(L.and(h(), L.k(0x8000)), 16)));
+}
+
+/**
+ * Half bits of the f32 with bits `b`, round to nearest even: below 2^-14 the FP add of 0.5 does
+ * the rounding (its ulp is the half subnormal step), normals round the mantissa with the
+ * carry trick (+0xfff + odd bit), from 2^16 up Inf (NaN becomes a quiet NaN), sign kept.
+ */
+function f32ToHalf(L: Lanes, bind: Bind, b: () => Ref): Ref {
+  const a = bind(L.and(b(), L.k(0x7fffffff)));
+  const sub = L.sub(L.asI(L.fadd(L.asF(a()), L.fk(0.5))), L.k(0x3f000000));
+  const normal = L.shrU(L.add(L.add(a(), L.k(0xc8000fff)), L.and(L.shrU(a(), 13), L.k(1))), 13);
+  const inf = L.sel(L.gt(a(), L.k(0x7f800000)), L.k(0x7e00), L.k(0x7c00));
+  const r = L.sel(L.lt(a(), L.k(0x47800000)), L.sel(L.lt(a(), L.k(0x38800000)), sub, normal), inf);
+  return L.or(r, L.shrU(L.and(b(), L.k(0x80000000)), 16));
+}
 
 /** Renders one kernel into one function of `m`, given where each buffer parameter lives. */
 class FunctionRenderer {
@@ -149,6 +220,19 @@ class FunctionRenderer {
     const sets = values.map((x, i) => this.m.local.set(idx[i]!, x.ref));
     const gets = values.map((x, i) => () => this.m.local.get(idx[i]!, wasmType(x.type)));
     return this.m.block(null, [...sets, f(...gets)], wasmType(resultType));
+  }
+
+  /** A conversion built over `lanesOf` (4 lanes when `vec`), its temporaries set first; the result has type `result`. */
+  private f16(vec: boolean, result: Type, build: (L: Lanes, bind: Bind) => Ref): Ref {
+    const sets: Ref[] = [];
+    const t = ty('i32', vec ? LANES : 1);
+    const bind: Bind = (r) => {
+      const i = this.temp(t);
+      sets.push(this.m.local.set(i, r));
+      return () => this.m.local.get(i, wasmType(t));
+    };
+    const r = build(lanesOf(this.m, vec), bind);
+    return this.m.block(null, [...sets, r], wasmType(result));
   }
 
   private stmts(body: readonly Stmt[]): Ref[] {
@@ -201,6 +285,12 @@ class FunctionRenderer {
       assert(elem === 'i8' || elem === 'u8', `i16x8 loads widen 8-bit storage, not ${elem}`);
       return elem === 'i8' ? m.v128.load8x8_s(offset, 1, index) : m.v128.load8x8_u(offset, 1, index);
     }
+    if (elem === 'f16') {
+      // 4 halves widened to i32 lanes (v128.load64_zero), or one, then converted to f32
+      const vec = type.lanes > 1;
+      const bits = vec ? m.i32x4.extend_low_i16x8_u(m.v128.load64_zero(offset, 2, this.ptr(index, elem))) : m.i32.load16_u(offset, 2, this.ptr(index, elem));
+      return this.f16(vec, type, (L, bind) => halfToF32(L, bind, bind(bits)));
+    }
     if (type.lanes > 1 && storageBits(elem) === 8) {
       // 4 bytes widened to i32 lanes (bool lanes become all-ones masks)
       const signed = elem === 'i8';
@@ -238,6 +328,14 @@ class FunctionRenderer {
     const m = this.m;
     const { offset, elem } = this.base(buf);
     const index = this.expr(indexExpr);
+    if (elem === 'f16') {
+      // a value rounded to f16 just before its store needs no second rounding
+      const inner = valueExpr.k === 'un' && valueExpr.op === 'roundf16' ? valueExpr.a : valueExpr;
+      const vec = inner.type.lanes > 1;
+      const bits = this.f16(vec, ty('i32', inner.type.lanes), (L, bind) => f32ToHalf(L, bind, bind(L.asI(this.expr(inner)))));
+      const ptr = this.ptr(index, elem);
+      return vec ? m.v128.store64_lane(offset, 2, 0, ptr, m.i16x8.narrow_i32x4_u(bits, v128Const(m, [0, 0, 0, 0], 'i32'))) : m.i32.store16(offset, 2, ptr, bits);
+    }
     const value = this.expr(valueExpr);
     if (valueExpr.type.lanes > 1 && storageBits(elem) === 8) {
       // the low byte of each lane (wrapping, as a scalar store8), gathered into 4 bytes
@@ -302,6 +400,11 @@ class FunctionRenderer {
       this.intrinsics.add(name);
       return m.call(name, [a], wasmType(t));
     }
+    if (op === 'roundf16') {
+      assert(t.scalar === 'f32', `roundf16 of ${c}`);
+      const vec = t.lanes > 1;
+      return this.f16(vec, t, (L, bind) => halfToF32(L, bind, bind(f32ToHalf(L, bind, bind(L.asI(a))))));
+    }
     if (op === 'abs' && (c === 'i32' || c === 'i64')) {
       return this.withTemps([{ ref: a, type: t }], t, (x) =>
         m.select(c === 'i32' ? m.i32.lt_s(x(), m.i32.const(0)) : m.i64.lt_s(x(), m.i64.const(0, 0)), UN[c].neg!(m, x()), x()));
@@ -326,6 +429,23 @@ class FunctionRenderer {
     if (f) return f(m, a, b);
     assert(t.lanes > 1, `no WASM rendering of ${op} on ${c}`);
     return this.lanewise(result, [{ ref: a, type: t }, { ref: b, type: t }], (x, y) => this.binRef(op, ty(t.scalar), x, y));
+  }
+
+  /**
+   * The horizontal sums of four i32x4 vectors as one i32x4 (lane j = Σ of vector j): two rounds
+   * of interleave-and-add, 6 shuffles and 3 adds where lane extraction takes 12 extracts, 12
+   * adds and a 4-lane build (the integer GEMM's column sums).
+   */
+  private transposeAdd(vs: readonly Ref[]): Ref {
+    const m = this.m;
+    const t = ty('i32', LANES);
+    const lanes = (...l: number[]) => l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]);
+    return this.withTemps(vs.map((ref) => ({ ref, type: t })), t, (a, b, c, d) => {
+      // (a0+a2, b0+b2, a1+a3, b1+b3) and the same for c, d
+      const half = (x: () => Ref, y: () => Ref) => m.i32x4.add(m.i8x16.shuffle(x(), y(), lanes(0, 4, 1, 5)), m.i8x16.shuffle(x(), y(), lanes(2, 6, 3, 7)));
+      return this.withTemps([{ ref: half(a!, b!), type: t }, { ref: half(c!, d!), type: t }], t, (ab, cd) =>
+        m.i32x4.add(m.i8x16.shuffle(ab!(), cd!(), lanes(0, 1, 4, 5)), m.i8x16.shuffle(ab!(), cd!(), lanes(2, 3, 6, 7))));
+    });
   }
 
   private hreduceRef(op: BinOp, t: Type, a: Ref): Ref {
@@ -376,6 +496,10 @@ class FunctionRenderer {
         return m.i32x4.splat(e.type.scalar === 'bool' ? m.i32.sub(m.i32.const(0), a) : a);
       }
       case 'pack': {
+        const sums = e.type.scalar === 'i32' && e.elems.length === LANES
+          ? e.elems.map((x) => (x.k === 'hreduce' && x.op === 'add' && x.a.type.scalar === 'i32' && x.a.type.lanes === LANES ? x.a : undefined))
+          : [];
+        if (sums.length === LANES && sums.every((x) => x)) return this.transposeAdd(sums.map((x) => this.expr(x!)));
         if (e.elems.every((x) => x.k === 'const')) {
           return v128Const(m, e.elems.map((x) => (x.k === 'const' ? (e.type.scalar === 'bool' ? -x.value : x.value) : 0)), e.type.scalar === 'f32' ? 'f32' : 'i32');
         }
@@ -445,12 +569,18 @@ export interface WasmOutput {
   readonly text: string;
 }
 
+/** Size (binaryen's measure) up to which a helper with several callers is inlined: the largest math helper fits. */
+const INLINE_INTRINSICS = 1000;
+
 const FEATURES = binaryen.Features.SIMD128 | binaryen.Features.NontrappingFPToInt | binaryen.Features.SignExt
   | binaryen.Features.BulkMemory | binaryen.Features.MutableGlobals;
 
-/** Render `kernels` (with buffer offsets already planned) into a validated, optimized module exporting `memory` and `run`. */
+/**
+ * Render `kernels` (with buffer offsets already planned) into a validated, optimized module exporting `memory` and `run`;
+ * `run` calls a kernel with `guards` only when the bool byte at each guard's address is `value`.
+ */
 export function renderModule(
-  kernels: readonly { kernel: Kernel; bases: ReadonlyMap<string, { offset: number; elem: Storage }> }[],
+  kernels: readonly { kernel: Kernel; bases: ReadonlyMap<string, { offset: number; elem: Storage }>; guards?: readonly { address: number; value: boolean }[] }[],
   memoryBytes: number,
   opts: { optimize?: boolean } = {},
 ): WasmOutput {
@@ -466,13 +596,30 @@ export function renderModule(
       const [op, suffix] = name.split('_') as [Intrinsic, string];
       addIntrinsic(m, op, suffix === 'f32x4');
     }
-    m.addFunction('run', binaryen.none, binaryen.none, [], m.block(null, names.map((n) => m.call(n, [], binaryen.none))));
+    const guarded = (call: Ref, i: number): Ref => (kernels[i]!.guards ?? []).reduceRight((body, g) => {
+      const byte = m.i32.load8_u(0, 1, m.i32.const(g.address));
+      return m.if(g.value ? byte : m.i32.eqz(byte), body);
+    }, call);
+    m.addFunction('run', binaryen.none, binaryen.none, [], m.block(null, names.map((n, i) => guarded(m.call(n, [], binaryen.none), i))));
     m.addFunctionExport('run', 'run');
     assert(m.validate(), 'binaryen rejected the generated module');
     if (opts.optimize !== false) {
       binaryen.setOptimizeLevel(3);
       binaryen.setShrinkLevel(0);
-      m.optimize();
+      // Inline the math helpers (exp, erf, …) into the kernels that call them, and no kernel
+      // into `run`. A helper call keeps the CPU from overlapping one vector's polynomial with
+      // the next (char_lm's attention −33 %); one huge `run` is compiled worse by V8 than one
+      // function per kernel (char_lm w8a8 10.5 → 7.9 ms). Kernels hold loops, which flexible
+      // inlining leaves alone, and one-caller inlining is off.
+      const saved = [binaryen.getFlexibleInlineMaxSize(), binaryen.getOneCallerInlineMaxSize()] as const;
+      binaryen.setFlexibleInlineMaxSize(INLINE_INTRINSICS);
+      binaryen.setOneCallerInlineMaxSize(0);
+      try {
+        m.optimize();
+      } finally {
+        binaryen.setFlexibleInlineMaxSize(saved[0]);
+        binaryen.setOneCallerInlineMaxSize(saved[1]);
+      }
     }
     return { binary: m.emitBinary(), text: m.emitText() };
   } finally {
@@ -490,5 +637,6 @@ export function renderProgram(p: Program, opts: { optimize?: boolean } = {}): Wa
       assert(b, `dispatch binds ${param.name} to unknown buffer ${d.bind[param.name]}`);
       return [param.name, { offset: b.offset, elem: param.elem }];
     })),
+    ...(d.when ? { guards: d.when.map((g) => ({ address: byName.get(g.buf)!.offset + g.offset, value: g.value })) } : {}),
   })), p.memory.total, opts);
 }

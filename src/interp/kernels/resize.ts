@@ -76,7 +76,7 @@ function sourceCoord(mode: string, x: number, inW: number, outInt: number, scale
 }
 
 /** Weights of one axis: for output i, `n` (clamped source index, weight) pairs; NaN weight row = extrapolate. */
-interface AxisWeights { n: number; idx: Int32Array; w: Float64Array; extrapolate: Uint8Array }
+export interface AxisWeights { n: number; idx: Int32Array; w: Float64Array; extrapolate: Uint8Array }
 
 function axisWeights(node: Node, coeffs: Coeffs, inW: number, outW: number, scale: number, roi: readonly [number, number]): AxisWeights | undefined {
   const ctm = getAttr<string>(node, 'coordinate_transformation_mode');
@@ -131,25 +131,36 @@ function applyAxis(data: Float64Array, shape: number[], axis: number, outW: numb
   return out;
 }
 
-registerKernel('onnx.Resize', ([x, roiT, scalesT, sizesT], node) => {
-  const r = x!.rank;
+/**
+ * The output shape of a Resize of `shape`, the resized dims, and each dim's interpolation table
+ * (undefined where a dim maps to itself); shared with the code generator, which reads the same tables.
+ */
+export function resizeTables(node: Node, shape: readonly number[], roiT: Tensor | undefined, scalesT: Tensor | undefined, sizesT: Tensor | undefined):
+  { sizes: number[]; dims: number[]; tables: (AxisWeights | undefined)[] } {
+  const r = shape.length;
   const axes = optAttr<number[]>(node, 'axes')?.map((a) => axisOf(a, r));
   const values = (t: Tensor | undefined) => (t && t.size > 0 ? t.toNumbers() : undefined);
-  const { sizes, scales } = resizeGeometry(x!.shape, axes, values(scalesT), values(sizesT), getAttr<string>(node, 'keep_aspect_ratio_policy'));
-  const dims = axes ?? x!.shape.map((_, i) => i);
+  const { sizes, scales } = resizeGeometry(shape, axes, values(scalesT), values(sizesT), getAttr<string>(node, 'keep_aspect_ratio_policy'));
+  const dims = axes ?? shape.map((_, i) => i);
   const roi = values(roiT);
   const roiOf = (d: number): [number, number] => {
     const k = dims.indexOf(d);
     return roi && k >= 0 ? [roi[k]!, roi[k + dims.length]!] : [0, 1];
   };
   const coeffs = resizeCoeffs(node);
+  const tables = shape.map((w, d) => (dims.includes(d) && sizes[d] !== 0 ? axisWeights(node, coeffs, w, sizes[d]!, scales[d]!, roiOf(d)) : undefined));
+  return { sizes, dims, tables };
+}
+
+registerKernel('onnx.Resize', ([x, roiT, scalesT, sizesT], node) => {
+  const { sizes, dims, tables } = resizeTables(node, x!.shape, roiT, scalesT, sizesT);
   const extrapolation = attr(node, 'extrapolation_value');
   let data: Float64Array = Float64Array.from(x!.data as ArrayLike<number>, Number);
   const shape = [...x!.shape];
   // innermost first, as the ONNX reference nests its 1-D interpolations
   for (const d of [...dims].reverse()) {
     if (sizes[d] === 0) { shape[d] = 0; data = new Float64Array(0); continue; }
-    const t = axisWeights(node, coeffs, x!.shape[d]!, sizes[d]!, scales[d]!, roiOf(d));
+    const t = tables[d];
     if (t) data = applyAxis(data, shape, d, sizes[d]!, t, extrapolation);
   }
   const out = Tensor.zeros(x!.dtype, shape);

@@ -3,10 +3,10 @@
  (memory $0 1 1)
  (export "memory" (memory $0))
  (export "run" (func $run))
- (func $run
+ (func $k0_gemm_relu
   (local $0 i32)
-  (local $1 i32)
-  (local $2 v128)
+  (local $1 v128)
+  (local $2 i32)
   (local $3 i32)
   (local $4 v128)
   (local $5 v128)
@@ -17,17 +17,17 @@
   (local $10 v128)
   (local $11 v128)
   (local $12 i32)
-  (local $13 i32)
-  (local $14 f32)
-  (local $15 i32)
-  (local $16 f32)
-  (local $17 i32)
-  (local $18 f32)
-  (local $19 i32)
-  (local $20 f32)
-  (local $21 v128)
+  (local $13 v128)
+  (local $14 i32)
+  (local $15 f32)
+  (local $16 i32)
+  (local $17 f32)
+  (local $18 i32)
+  (local $19 f32)
+  (local $20 i32)
+  (local $21 f32)
   (loop $L0
-   (local.set $1
+   (local.set $2
     (i32.const 0)
    )
    (loop $L1
@@ -64,7 +64,7 @@
        (local.get $6)
        (f32x4.mul
         (f32x4.splat
-         (local.tee $14
+         (local.tee $15
           (f32.load offset=384
            (i32.shl
             (i32.add
@@ -79,7 +79,7 @@
           )
          )
         )
-        (local.tee $2
+        (local.tee $1
          (v128.load align=4
           (i32.shl
            (i32.add
@@ -89,7 +89,7 @@
               (i32.const 3)
              )
             )
-            (local.get $1)
+            (local.get $2)
            )
            (i32.const 2)
           )
@@ -103,12 +103,12 @@
        (local.get $4)
        (f32x4.mul
         (f32x4.splat
-         (local.tee $16
+         (local.tee $17
           (f32.load offset=384
            (i32.shl
             (i32.add
              (i32.mul
-              (local.tee $15
+              (local.tee $16
                (i32.add
                 (local.get $3)
                 (i32.const 1)
@@ -123,7 +123,7 @@
           )
          )
         )
-        (local.get $2)
+        (local.get $1)
        )
       )
      )
@@ -132,12 +132,12 @@
        (local.get $7)
        (f32x4.mul
         (f32x4.splat
-         (local.tee $18
+         (local.tee $19
           (f32.load offset=384
            (i32.shl
             (i32.add
              (i32.mul
-              (local.tee $17
+              (local.tee $18
                (i32.add
                 (local.get $3)
                 (i32.const 2)
@@ -152,7 +152,7 @@
           )
          )
         )
-        (local.get $2)
+        (local.get $1)
        )
       )
      )
@@ -161,12 +161,12 @@
        (local.get $8)
        (f32x4.mul
         (f32x4.splat
-         (local.tee $20
+         (local.tee $21
           (f32.load offset=384
            (i32.shl
             (i32.add
              (i32.mul
-              (local.tee $19
+              (local.tee $20
                (i32.add
                 (local.get $3)
                 (i32.const 3)
@@ -181,7 +181,7 @@
           )
          )
         )
-        (local.get $2)
+        (local.get $1)
        )
       )
      )
@@ -190,16 +190,16 @@
        (local.get $5)
        (f32x4.mul
         (f32x4.splat
-         (local.get $14)
+         (local.get $15)
         )
-        (local.tee $2
+        (local.tee $1
          (v128.load align=4
           (i32.shl
            (i32.add
             (local.get $12)
-            (local.tee $13
+            (local.tee $14
              (i32.add
-              (local.get $1)
+              (local.get $2)
               (i32.const 4)
              )
             )
@@ -216,9 +216,9 @@
        (local.get $9)
        (f32x4.mul
         (f32x4.splat
-         (local.get $16)
+         (local.get $17)
         )
-        (local.get $2)
+        (local.get $1)
        )
       )
      )
@@ -227,9 +227,9 @@
        (local.get $10)
        (f32x4.mul
         (f32x4.splat
-         (local.get $18)
+         (local.get $19)
         )
-        (local.get $2)
+        (local.get $1)
        )
       )
      )
@@ -238,9 +238,9 @@
        (local.get $11)
        (f32x4.mul
         (f32x4.splat
-         (local.get $20)
+         (local.get $21)
         )
-        (local.get $2)
+        (local.get $1)
        )
       )
      )
@@ -256,14 +256,14 @@
       )
      )
     )
-    (local.set $2
+    (local.set $4
      (f32x4.max
       (f32x4.add
        (local.get $4)
-       (local.tee $4
+       (local.tee $1
         (v128.load offset=192 align=4
          (i32.shl
-          (local.get $1)
+          (local.get $2)
           (i32.const 2)
          )
         )
@@ -272,14 +272,14 @@
       (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
     )
-    (local.set $21
+    (local.set $5
      (f32x4.max
       (f32x4.add
        (local.get $5)
-       (local.tee $5
+       (local.tee $13
         (v128.load offset=192 align=4
          (i32.shl
-          (local.get $13)
+          (local.get $14)
           (i32.const 2)
          )
         )
@@ -298,7 +298,7 @@
           (i32.const 3)
          )
         )
-        (local.get $1)
+        (local.get $2)
        )
       )
       (i32.const 2)
@@ -306,7 +306,7 @@
      (f32x4.max
       (f32x4.add
        (local.get $6)
-       (local.get $4)
+       (local.get $1)
       )
       (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
@@ -315,30 +315,30 @@
      (i32.shl
       (i32.add
        (i32.shl
-        (local.get $15)
+        (local.get $16)
         (i32.const 3)
        )
-       (local.get $1)
+       (local.get $2)
       )
       (i32.const 2)
      )
-     (local.get $2)
+     (local.get $4)
     )
     (v128.store offset=256 align=4
      (i32.shl
       (i32.add
        (i32.shl
-        (local.get $17)
+        (local.get $18)
         (i32.const 3)
        )
-       (local.get $1)
+       (local.get $2)
       )
       (i32.const 2)
      )
      (f32x4.max
       (f32x4.add
        (local.get $7)
-       (local.get $4)
+       (local.get $1)
       )
       (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
@@ -347,17 +347,17 @@
      (i32.shl
       (i32.add
        (i32.shl
-        (local.get $19)
+        (local.get $20)
         (i32.const 3)
        )
-       (local.get $1)
+       (local.get $2)
       )
       (i32.const 2)
      )
      (f32x4.max
       (f32x4.add
        (local.get $8)
-       (local.get $4)
+       (local.get $1)
       )
       (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
@@ -366,11 +366,11 @@
      (i32.shl
       (i32.add
        (local.get $12)
-       (local.get $13)
+       (local.get $14)
       )
       (i32.const 2)
      )
-     (local.get $21)
+     (local.get $5)
     )
     (v128.store offset=256 align=4
      (i32.shl
@@ -383,7 +383,7 @@
      (f32x4.max
       (f32x4.add
        (local.get $9)
-       (local.get $5)
+       (local.get $13)
       )
       (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
@@ -399,7 +399,7 @@
      (f32x4.max
       (f32x4.add
        (local.get $10)
-       (local.get $5)
+       (local.get $13)
       )
       (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
@@ -415,16 +415,16 @@
      (f32x4.max
       (f32x4.add
        (local.get $11)
-       (local.get $5)
+       (local.get $13)
       )
       (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
      )
     )
     (br_if $L1
      (i32.lt_s
-      (local.tee $1
+      (local.tee $2
        (i32.add
-        (local.get $1)
+        (local.get $2)
         (i32.const 8)
        )
       )
@@ -444,5 +444,8 @@
     )
    )
   )
+ )
+ (func $run
+  (call $k0_gemm_relu)
  )
 )

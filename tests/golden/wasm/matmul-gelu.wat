@@ -3,7 +3,7 @@
  (memory $0 1 1)
  (export "memory" (memory $0))
  (export "run" (func $run))
- (func $run
+ (func $k0_matmul_add_div_erf_mul_mul
   (local $0 v128)
   (local $1 f32)
   (local $2 i32)
@@ -13,8 +13,10 @@
   (local $6 f32)
   (local $7 v128)
   (local $8 v128)
-  (local $9 f32)
+  (local $9 v128)
   (local $10 f32)
+  (local $11 f32)
+  (local $12 f32)
   (loop $L0
    (local.set $2
     (i32.const 0)
@@ -119,25 +121,31 @@
          )
         )
         (local.set $5
-         (f32x4.nearest
-          (f32x4.mul
-           (local.tee $8
-            (f32x4.pmax
-             (f32x4.pmin
-              (f32x4.sub
-               (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-               (f32x4.mul
-                (local.get $5)
-                (local.get $5)
+         (f32x4.sub
+          (local.tee $9
+           (f32x4.add
+            (f32x4.mul
+             (local.tee $8
+              (f32x4.pmax
+               (f32x4.pmin
+                (f32x4.sub
+                 (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+                 (f32x4.mul
+                  (local.get $5)
+                  (local.get $5)
+                 )
+                )
+                (v128.const i32x4 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5)
                )
+               (v128.const i32x4 0xc2aeac50 0xc2aeac50 0xc2aeac50 0xc2aeac50)
               )
-              (v128.const i32x4 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5)
              )
-             (v128.const i32x4 0xc2aeac50 0xc2aeac50 0xc2aeac50 0xc2aeac50)
+             (v128.const i32x4 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b)
             )
+            (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)
            )
-           (v128.const i32x4 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b)
           )
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)
          )
         )
         (f32x4.add
@@ -228,9 +236,7 @@
               )
               (i32x4.shl
                (i32x4.add
-                (i32x4.trunc_sat_f32x4_s
-                 (local.get $5)
-                )
+                (local.get $9)
                 (v128.const i32x4 0x0000007f 0x0000007f 0x0000007f 0x0000007f)
                )
                (i32.const 23)
@@ -350,7 +356,7 @@
            (f32.mul
             (local.tee $6
              (f32.abs
-              (local.tee $9
+              (local.tee $10
                (f32.div
                 (local.get $1)
                 (f32.const 1.4142135381698608)
@@ -365,25 +371,31 @@
          )
         )
         (local.set $6
-         (f32.nearest
-          (f32.mul
-           (local.tee $10
-            (f32.max
-             (f32.min
-              (f32.sub
-               (f32.const 0)
-               (f32.mul
-                (local.get $6)
-                (local.get $6)
+         (f32.add
+          (local.tee $12
+           (f32.add
+            (f32.mul
+             (local.tee $11
+              (f32.max
+               (f32.min
+                (f32.sub
+                 (f32.const 0)
+                 (f32.mul
+                  (local.get $6)
+                  (local.get $6)
+                 )
+                )
+                (f32.const 88.37625885009766)
                )
+               (f32.const -87.3365478515625)
               )
-              (f32.const 88.37625885009766)
              )
-             (f32.const -87.3365478515625)
+             (f32.const 1.4426950216293335)
             )
+            (f32.const 12582912)
            )
-           (f32.const 1.4426950216293335)
           )
+          (f32.const -12582912)
          )
         )
         (f32.add
@@ -435,7 +447,7 @@
                          (local.tee $1
                           (f32.sub
                            (f32.sub
-                            (local.get $10)
+                            (local.get $11)
                             (f32.mul
                              (local.get $6)
                              (f32.const 0.693359375)
@@ -474,8 +486,8 @@
              (f32.reinterpret_i32
               (i32.shl
                (i32.add
-                (i32.trunc_sat_f32_s
-                 (local.get $6)
+                (i32.reinterpret_f32
+                 (local.get $12)
                 )
                 (i32.const 127)
                )
@@ -485,7 +497,7 @@
             )
            )
           )
-          (local.get $9)
+          (local.get $10)
          )
          (f32.const 1)
         )
@@ -518,5 +530,8 @@
     )
    )
   )
+ )
+ (func $run
+  (call $k0_matmul_add_div_erf_mul_mul)
  )
 )

@@ -3,19 +3,21 @@
  (memory $0 1 1)
  (export "memory" (memory $0))
  (export "run" (func $run))
- (func $run
+ (func $k0_softmax
   (local $0 i32)
   (local $1 v128)
   (local $2 f32)
   (local $3 v128)
   (local $4 i32)
   (local $5 f32)
-  (local $6 v128)
-  (local $7 f32)
-  (local $8 f32)
-  (local $9 i32)
+  (local $6 f32)
+  (local $7 i32)
+  (local $8 v128)
+  (local $9 v128)
+  (local $10 f32)
+  (local $11 f32)
   (loop $L0
-   (local.set $9
+   (local.set $7
     (i32.const 0)
    )
    (loop $L1
@@ -118,36 +120,42 @@
      (i32.const 0)
     )
     (loop $L4
-     (local.set $6
-      (f32x4.nearest
-       (f32x4.mul
-        (local.tee $3
-         (f32x4.pmax
-          (f32x4.pmin
-           (f32x4.sub
-            (v128.load align=4
-             (i32.shl
-              (i32.add
-               (i32.mul
-                (local.get $4)
-                (i32.const 7)
+     (local.set $3
+      (f32x4.sub
+       (local.tee $9
+        (f32x4.add
+         (f32x4.mul
+          (local.tee $8
+           (f32x4.pmax
+            (f32x4.pmin
+             (f32x4.sub
+              (v128.load align=4
+               (i32.shl
+                (i32.add
+                 (i32.mul
+                  (local.get $4)
+                  (i32.const 7)
+                 )
+                 (local.get $0)
+                )
+                (i32.const 2)
                )
-               (local.get $0)
               )
-              (i32.const 2)
+              (f32x4.splat
+               (local.get $5)
+              )
              )
+             (v128.const i32x4 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5)
             )
-            (f32x4.splat
-             (local.get $5)
-            )
+            (v128.const i32x4 0xc2aeac50 0xc2aeac50 0xc2aeac50 0xc2aeac50)
            )
-           (v128.const i32x4 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5 0x42b0c0a5)
           )
-          (v128.const i32x4 0xc2aeac50 0xc2aeac50 0xc2aeac50 0xc2aeac50)
+          (v128.const i32x4 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b)
          )
+         (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)
         )
-        (v128.const i32x4 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b 0x3fb8aa3b)
        )
+       (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)
       )
      )
      (v128.store offset=128 align=4
@@ -173,14 +181,14 @@
                     (local.tee $3
                      (f32x4.sub
                       (f32x4.sub
-                       (local.get $3)
+                       (local.get $8)
                        (f32x4.mul
-                        (local.get $6)
+                        (local.get $3)
                         (v128.const i32x4 0x3f318000 0x3f318000 0x3f318000 0x3f318000)
                        )
                       )
                       (f32x4.mul
-                       (local.get $6)
+                       (local.get $3)
                        (v128.const i32x4 0xb95e8083 0xb95e8083 0xb95e8083 0xb95e8083)
                       )
                      )
@@ -210,9 +218,7 @@
         )
         (i32x4.shl
          (i32x4.add
-          (i32x4.trunc_sat_f32x4_s
-           (local.get $6)
-          )
+          (local.get $9)
           (v128.const i32x4 0x0000007f 0x0000007f 0x0000007f 0x0000007f)
          )
          (i32.const 23)
@@ -238,7 +244,7 @@
       )
      )
     )
-    (local.set $7
+    (local.set $6
      (f32.add
       (f32.add
        (f32.add
@@ -265,34 +271,40 @@
      (i32.const 4)
     )
     (loop $L5
-     (local.set $8
-      (f32.nearest
-       (f32.mul
-        (local.tee $2
-         (f32.max
-          (f32.min
-           (f32.sub
-            (f32.load
-             (i32.shl
-              (i32.add
-               (i32.mul
-                (local.get $4)
-                (i32.const 7)
+     (local.set $2
+      (f32.add
+       (local.tee $11
+        (f32.add
+         (f32.mul
+          (local.tee $10
+           (f32.max
+            (f32.min
+             (f32.sub
+              (f32.load
+               (i32.shl
+                (i32.add
+                 (i32.mul
+                  (local.get $4)
+                  (i32.const 7)
+                 )
+                 (local.get $0)
+                )
+                (i32.const 2)
                )
-               (local.get $0)
               )
-              (i32.const 2)
+              (local.get $5)
              )
+             (f32.const 88.37625885009766)
             )
-            (local.get $5)
+            (f32.const -87.3365478515625)
            )
-           (f32.const 88.37625885009766)
           )
-          (f32.const -87.3365478515625)
+          (f32.const 1.4426950216293335)
          )
+         (f32.const 12582912)
         )
-        (f32.const 1.4426950216293335)
        )
+       (f32.const -12582912)
       )
      )
      (f32.store offset=128
@@ -317,14 +329,14 @@
                     (local.tee $2
                      (f32.sub
                       (f32.sub
-                       (local.get $2)
+                       (local.get $10)
                        (f32.mul
-                        (local.get $8)
+                        (local.get $2)
                         (f32.const 0.693359375)
                        )
                       )
                       (f32.mul
-                       (local.get $8)
+                       (local.get $2)
                        (f32.const -2.1219444170128554e-04)
                       )
                      )
@@ -356,8 +368,8 @@
         (f32.reinterpret_i32
          (i32.shl
           (i32.add
-           (i32.trunc_sat_f32_s
-            (local.get $8)
+           (i32.reinterpret_f32
+            (local.get $11)
            )
            (i32.const 127)
           )
@@ -367,9 +379,9 @@
        )
       )
      )
-     (local.set $7
+     (local.set $6
       (f32.add
-       (local.get $7)
+       (local.get $6)
        (local.get $2)
       )
      )
@@ -388,7 +400,7 @@
     (local.set $2
      (f32.div
       (f32.const 1)
-      (local.get $7)
+      (local.get $6)
      )
     )
     (local.set $0
@@ -469,9 +481,9 @@
     )
     (br_if $L1
      (i32.le_s
-      (local.tee $9
+      (local.tee $7
        (i32.add
-        (local.get $9)
+        (local.get $7)
         (i32.const 1)
        )
       )
@@ -491,5 +503,8 @@
     )
    )
   )
+ )
+ (func $run
+  (call $k0_softmax)
  )
 )

@@ -14,7 +14,7 @@ export async function runProgram(p: Program, wasm: Uint8Array, inputs: readonly 
   const feeds = Object.fromEntries(p.inputs.map((io, i) => [io.name, inputs[i]!.data as AnyArray]));
   const outs = await m.run(feeds);
   const samples = m.manifest.batch ? inputs[0]!.shape[0]! : 0;
-  return p.outputs.map((o) => new Tensor(o.dtype === 'bool' ? 'bool' : (o.dtype as 'f32'), m.manifest.batch ? [samples, ...o.shape.slice(1)] : [...o.shape], outs[o.name]!));
+  return p.outputs.map((o) => new Tensor(o.dtype === 'bool' || o.dtype === 'f16' ? o.dtype : (o.dtype as 'f32'), m.manifest.batch ? [samples, ...o.shape.slice(1)] : [...o.shape], outs[o.name]!));
 }
 
 /** max |a − b| / max |b| over all outputs. */

@@ -82,6 +82,42 @@ describe('contractions', () => {
   });
 });
 
+describe('attention', () => {
+  /** softmax(mask(Q·Kᵀ·scale))·V over [b, h, t, d] heads, the layout a transformer exports. */
+  const attentionGraph = (t: number, d: number, opts: { strided: boolean; mask: boolean; secondUse?: boolean }) => graphOf((b) => {
+    const h = 3;
+    const q = b.input('q', tensorType('f32', [2, h, t, d]));
+    // Kᵀ as a transposed view of K [b, t, h, d] (strided), or as its own input (unit stride)
+    const kt = opts.strided
+      ? b.op('onnx.Transpose', [b.input('k', tensorType('f32', [2, t, h, d]))], { perm: [0, 2, 3, 1] })
+      : b.input('kt', tensorType('f32', [2, h, d, t]));
+    const vv = b.input('v', tensorType('f32', [2, h, t, d]));
+    const s = b.op('onnx.Mul', [b.op('onnx.MatMul', [q, kt]), b.constant('scale', Tensor.from('f32', [], [1 / Math.sqrt(d)]))]);
+    const causal = Tensor.from('bool', [1, 1, t, t], Array.from({ length: t * t }, (_, i) => (i % t <= Math.floor(i / t) ? 1 : 0)));
+    const masked = opts.mask ? b.op('onnx.Where', [b.constant('mask', causal), s, b.constant('ninf', Tensor.from('f32', [], [-3.4e38]))]) : s;
+    const p = b.op('onnx.Softmax', [masked], { axis: -1 });
+    b.output(b.op('onnx.MatMul', [p, vv]));
+    if (opts.secondUse) b.output(p);
+  });
+  const inputs = (t: number, d: number, strided: boolean) => [rand(1, [2, 3, t, d]), strided ? rand(2, [2, t, 3, d]) : rand(2, [2, 3, d, t]), rand(3, [2, 3, t, d])];
+
+  it.each([
+    ['causal mask, strided Kᵀ', 9, 5, true, true],
+    ['no mask, unit-stride Kᵀ', 7, 6, false, false],
+    ['long rows', 33, 8, true, true],
+  ] as [string, number, number, boolean, boolean][])('QKᵀ → scale → %s → softmax → ·V is one kernel', async (_n, t, d, mask, strided) => {
+    const { err, program } = await check(attentionGraph(t, d, { strided, mask }), inputs(t, d, strided), 2);
+    expect(err).toBeLessThan(TOL);
+    expect(program.dispatches.map((x) => x.kernel.summary)).toEqual(['Attention']);
+  });
+
+  it('probabilities read elsewhere keep the kernels apart', async () => {
+    const { err, program } = await check(attentionGraph(6, 4, { strided: false, mask: true, secondUse: true }), inputs(6, 4, false), 2);
+    expect(err).toBeLessThan(TOL);
+    expect(program.dispatches.map((x) => x.kernel.summary)).not.toContain('Attention');
+  });
+});
+
 describe('windows, reductions and normalizations', () => {
   it.each([
     ['MaxPool', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }],
@@ -121,6 +157,34 @@ describe('data movement', () => {
     const { err, program } = await check(g, [x], 2);
     expect(err).toBeLessThan(TOL);
     expect(program.dispatches).toHaveLength(1);
+  });
+
+
+  it('a MatMul read only through Transpose + merging Reshape stores in that layout, its consumer still its epilogue', async () => {
+    // attention's P·V: [b, h, t, d] → [b, t, h, d] → [b, t, h·d], then an element-wise op
+    const p = rand(1, [1, 3, 5, 7]);
+    const build = (extraUse: boolean) => graphOf((b) => {
+      const pv = b.input('p', tensorType('f32', [1, 3, 5, 7]));
+      const y = b.op('onnx.MatMul', [pv, b.constant('v', rand(2, [1, 3, 7, 6]))]);
+      const t = b.op('onnx.Transpose', [y], { perm: [0, 2, 1, 3] });
+      const r = b.op('onnx.Reshape', [t, b.constant('s', i64([3], [1, 5, 18]))]);
+      b.output(b.op('onnx.Relu', [r]));
+      if (extraUse) b.output(b.op('onnx.Neg', [y]));
+    });
+    const one = await check(build(false), [p]);
+    expect(one.err).toBeLessThan(TOL);
+    expect(one.program.dispatches.map((d) => d.kernel.summary)).toEqual(['MatMul+Relu']);
+    // read twice, the MatMul keeps its own buffer and the transposed read is a separate kernel
+    const two = await check(build(true), [p]);
+    expect(two.err).toBeLessThan(TOL);
+    expect(two.program.dispatches.map((d) => d.kernel.summary)).toEqual(['MatMul', 'Relu', 'Neg']);
+  });
+  it('i64 values are copied and gathered by scalar loops (a 128-bit vector holds two i64 lanes, not four)', async () => {
+    const x = i64([2, 3], [1, -2, 3, 4, 5, 2 ** 40]);
+    const g = graphOf((b) => b.output(b.op('onnx.Tile', [b.input('x', tensorType('i64', [2, 3])), b.constant('r', i64([2], [2, 3]))])));
+    const { err, program } = await check(g, [x]);
+    expect(err).toBe(0);
+    expect(program.dispatches.map((d) => d.kernel.summary)).toEqual(['Copy']);
   });
 
   it('Slice, Concat, Gather and Pad', async () => {
