@@ -1,6 +1,6 @@
 /**
- * @fileoverview Where a compiled model spends its time: the WASM program rendered with inlining
- * off and each kernel exported, the kernels called in order from JS with a timer around each
+ * @fileoverview Where a compiled model spends its time: the WASM program as shipped (one function
+ * per kernel) with each kernel exported, the kernels called in order from JS with a timer around each
  * (per-kernel medians), next to onnxruntime-node's own per-node profile (one thread) summed by
  * operator type. For finding the kernels that make Lutra slower than its peers.
  *
@@ -33,14 +33,12 @@ const program = lowerModel(loadModel(path), { batch: 1, dims: {} });
 const byName = new Map(program.buffers.map((b) => [b.name, b]));
 
 /**
- * The program as shipped (binaryen -O3 inlines every single-caller kernel into `run`), and again
- * with inlining off and every kernel exported, called one by one from JS with a timer around
- * each: per-kernel times in context (caches as the real sequence leaves them).
+ * The program as shipped (render.ts keeps one function per kernel, helpers inlined into them),
+ * and again with every kernel exported, called one by one from JS with a timer around each:
+ * per-kernel times in context (caches as the real sequence leaves them).
  */
 const whole = renderProgram(program);
-const saved = [binaryen.getOneCallerInlineMaxSize(), binaryen.getFlexibleInlineMaxSize(), binaryen.getDebugInfo()] as const;
-binaryen.setOneCallerInlineMaxSize(0);
-binaryen.setFlexibleInlineMaxSize(0);
+const saved = binaryen.getDebugInfo();
 binaryen.setDebugInfo(true); // keeps the function names in the binary's name section
 let split: Uint8Array;
 try {
@@ -54,9 +52,7 @@ try {
   split = m.emitBinary();
   m.dispose();
 } finally {
-  binaryen.setOneCallerInlineMaxSize(saved[0]);
-  binaryen.setFlexibleInlineMaxSize(saved[1]);
-  binaryen.setDebugInfo(saved[2]);
+  binaryen.setDebugInfo(saved);
 }
 const manifest = manifestOf(program, 'model.wasm');
 const all = await instantiateRaw(manifest, whole.binary, program.weights);
@@ -82,8 +78,8 @@ const rows = program.dispatches.map((d, i) => {
   return { i, name: d.kernel.name, summary: d.kernel.summary, outElems: outs.reduce((a, b) => a + b, 0), ms: fns[i] ? median(samples[i]!.slice(2)) : 0 };
 });
 const sum = rows.reduce((s, r) => s + r.ms, 0);
-console.log(`\n${arg}: ${program.dispatches.length} kernels; run as shipped (kernels inlined) ${ms(wholeMs)} ms, not inlined ${ms(splitMs)} ms, `
-  + `sum of per-kernel medians ${ms(sum)} ms${fns.some((f) => !f) ? ` (${fns.filter((f) => !f).length} kernels not timed: binaryen still inlined or merged them)` : ''}\n`);
+console.log(`\n${arg}: ${program.dispatches.length} kernels; run as shipped ${ms(wholeMs)} ms, with kernels exported ${ms(splitMs)} ms, `
+  + `sum of per-kernel medians ${ms(sum)} ms${fns.some((f) => !f) ? ` (${fns.filter((f) => !f).length} kernels not timed: binaryen merged identical ones)` : ''}\n`);
 const sorted = [...rows].sort((a, b) => b.ms - a.ms);
 console.log(markdownTable([['#', 'kernel', 'summary', 'out elems', 'ms', '% of sum'],
   ...sorted.slice(0, top).map((r) => [String(r.i), r.name, r.summary, String(r.outElems), ms(r.ms), `${((100 * r.ms) / sum).toFixed(1)} %`])], [0, 1, 2]));

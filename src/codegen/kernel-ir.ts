@@ -67,6 +67,11 @@ export type Stmt =
   | { readonly k: 'store'; readonly buf: string; readonly index: Expr; readonly value: Expr }
   | { readonly k: 'loop'; readonly var: string; readonly start: Expr; readonly end: Expr; readonly step: number; readonly body: readonly Stmt[]; readonly hint: LoopHint }
   | { readonly k: 'if'; readonly cond: Expr; readonly then: readonly Stmt[]; readonly else: readonly Stmt[] }
+  /**
+   * Copy `count` consecutive elements of `src` from element `srcIndex` to `dst` at `dstIndex`
+   * (the same storage type): a renderer may move them in pieces as wide as it likes.
+   */
+  | { readonly k: 'copy'; readonly dst: string; readonly dstIndex: Expr; readonly src: string; readonly srcIndex: Expr; readonly count: number }
   /** Workgroup barrier around shared-memory use (GPU targets; a no-op on one thread). */
   | { readonly k: 'barrier' };
 
@@ -194,6 +199,7 @@ export const decl = (name: string, init: Expr): Stmt => ({ k: 'decl', name, type
 export const let_ = (name: string, value: Expr): Stmt => ({ k: 'let', name, value });
 export const set = (name: string, value: Expr): Stmt => ({ k: 'set', name, value });
 export const store = (buf: string, index: Expr, value: Expr): Stmt => ({ k: 'store', buf, index, value });
+export const copy = (dst: string, dstIndex: Expr, src: string, srcIndex: Expr, count: number): Stmt => ({ k: 'copy', dst, dstIndex, src, srcIndex, count });
 export const loop = (name: string, end: number, body: readonly Stmt[], hint: LoopHint = {}, start = 0): Stmt =>
   ({ k: 'loop', var: name, start: i32(start), end: i32(end), step: 1, body, hint });
 export const if_ = (cond: Expr, then: readonly Stmt[], els: readonly Stmt[] = []): Stmt => ({ k: 'if', cond, then, else: els });
@@ -244,6 +250,7 @@ export function mapStmtExprs(body: readonly Stmt[], f: (e: Expr) => Expr): Stmt[
       case 'decl': return { ...s, init: f(s.init) };
       case 'let': case 'set': return { ...s, value: f(s.value) };
       case 'store': return { ...s, index: f(s.index), value: f(s.value) };
+      case 'copy': return { ...s, dstIndex: f(s.dstIndex), srcIndex: f(s.srcIndex) };
       case 'loop': return { ...s, start: f(s.start), end: f(s.end), body: mapStmtExprs(s.body, f) };
       case 'if': return { ...s, cond: f(s.cond), then: mapStmtExprs(s.then, f), else: mapStmtExprs(s.else, f) };
       case 'barrier': return s;
@@ -299,6 +306,7 @@ function printStmts(body: readonly Stmt[], indent: string, out: string[]): void 
         if (s.else.length) { out.push(`${indent}} else {`); printStmts(s.else, `${indent}  `, out); }
         out.push(`${indent}}`);
         break;
+      case 'copy': out.push(`${indent}${s.dst}[${printExpr(s.dstIndex)} +: ${s.count}] = copy ${s.src}[${printExpr(s.srcIndex)} +: ${s.count}]`); break;
       case 'barrier': out.push(`${indent}barrier`); break;
     }
   }

@@ -245,6 +245,11 @@ class Widen {
           if (this.varies(s.cond)) throw new CannotVectorize();
           out.push({ ...s, then: this.stmts(s.then), else: this.stmts(s.else) });
           break;
+        case 'copy':
+          // a copy whose place moves with the lane stays a scalar loop
+          if (this.varies(s.dstIndex) || this.varies(s.srcIndex)) throw new CannotVectorize();
+          out.push(s);
+          break;
         case 'barrier':
           out.push(s);
           break;

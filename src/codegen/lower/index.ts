@@ -169,7 +169,7 @@ export function lowerModel(model: Model, bind: ShapeBinding): Program {
     if (iq) ints.set(node, iq);
   }
   const uses = flatUses(flat);
-  const attention = process.env.NOATTN ? new Map() : attentionPatterns(flat, uses, (x) => resolve(flat, x), spec.statics, ints, (op) => RULES.get(op)?.kind === 'elementwise');
+  const attention = attentionPatterns(flat, uses, (x) => resolve(flat, x), spec.statics, ints, (op) => RULES.get(op)?.kind === 'elementwise');
   const inAttention = new Set([...attention.values()].map((a) => a.qk));
   const mat = materializationPoints(flat, spec.statics, ints, attention);
   const lowerNode = (node: Node): void => {

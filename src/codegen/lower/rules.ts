@@ -14,7 +14,7 @@ import { normalizeAxis } from '../../ir/shape-utils.js';
 import { Tensor, strides as contiguous } from '../../ir/tensor.js';
 import { type QuantType, numel } from '../../ir/types.js';
 import {
-  type Expr, type LoopHint, type Scalar, type Stmt, F32, bin, cast, cst, decl, f32, i32, if_, let_, linear, load, loop, loopNest,
+  type Expr, type LoopHint, type Scalar, type Stmt, F32, bin, cast, copy, cst, decl, f32, i32, if_, let_, linear, load, loop, loopNest,
   select, set, store, ty, un, v,
 } from '../kernel-ir.js';
 import { resizeTables } from '../../interp/kernels/resize.js';
@@ -422,7 +422,12 @@ const conv: Rule = {
           const q = cx.read(codes, xIdx(n, cin, clamp(ihk, H), clamp(iwk, W)));
           return [store(out, rowAt(kw), select(inside, q, zero))];
         }))])])], {}, lo)]);
-        const run = (fill: boolean): Stmt[] => Array.from({ length: KW }, (_, j) => cx.scope(() =>
+        // a window row of consecutive bytes is one short copy (wide loads and stores)
+        const f = codes.form;
+        const runCopy = f.k === 'view' && f.strides[f.strides.length - 1] === 1 && DW === 1 && KW >= 2
+          ? [copy(out, rowAt(i32(0)), cx.use(f.buf, 'read'), linear(xIdx(n, cin, v('ih'), iwOf(i32(0))), f.strides, f.offset), KW)]
+          : undefined;
+        const run = (fill: boolean): Stmt[] => (!fill && runCopy) || Array.from({ length: KW }, (_, j) => cx.scope(() =>
           [store(out, rowAt(i32(j)), fill ? zero : cx.read(codes, xIdx(n, cin, v('ih'), iwOf(i32(j)))))])).flat();
         const interior: Stmt[] = owLo >= owHi ? [] : [loop('ow', owHi, [loop('ch', Cg, [loop('kh', KH, [
           let_('ih', ihk),

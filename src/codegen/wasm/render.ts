@@ -246,6 +246,7 @@ class FunctionRenderer {
       case 'let': return m.local.set(this.local(s.name, s.value.type), this.expr(s.value));
       case 'set': return m.local.set(this.local(s.name, s.value.type), this.expr(s.value));
       case 'store': return this.store(s.buf, s.index, s.value);
+      case 'copy': return this.copy(s);
       case 'barrier': return m.nop();
       case 'if': return m.if(this.expr(s.cond), m.block(null, this.stmts(s.then)), s.else.length ? m.block(null, this.stmts(s.else)) : undefined);
       case 'loop': {
@@ -322,6 +323,29 @@ class FunctionRenderer {
         });
       }
     }
+  }
+
+  /** A short copy as the widest unaligned loads and stores that fit (8, 4, 2, 1 bytes). */
+  private copy(s: Extract<Stmt, { k: 'copy' }>): Ref {
+    const m = this.m;
+    const dst = this.base(s.dst);
+    const src = this.base(s.src);
+    assert(dst.elem === src.elem && storageBits(dst.elem) % 8 === 0, `copy between ${src.elem} and ${dst.elem} storage`);
+    const total = (s.count * storageBits(dst.elem)) / 8;
+    const to = this.temp(ty('i32'));
+    const from = this.temp(ty('i32'));
+    const out: Ref[] = [m.local.set(to, this.ptr(this.expr(s.dstIndex), dst.elem)), m.local.set(from, this.ptr(this.expr(s.srcIndex), src.elem))];
+    const at = (i: number) => m.local.get(i, binaryen.i32);
+    for (let pos = 0; pos < total;) {
+      const w = [8, 4, 2, 1].find((x) => x <= total - pos)!;
+      const [o, f] = [dst.offset + pos, src.offset + pos];
+      out.push(w === 8 ? m.i64.store(o, 1, at(to), m.i64.load(f, 1, at(from)))
+        : w === 4 ? m.i32.store(o, 1, at(to), m.i32.load(f, 1, at(from)))
+          : w === 2 ? m.i32.store16(o, 1, at(to), m.i32.load16_u(f, 1, at(from)))
+            : m.i32.store8(o, 1, at(to), m.i32.load8_u(f, 1, at(from))));
+      pos += w;
+    }
+    return m.block(null, out);
   }
 
   private store(buf: string, indexExpr: Expr, valueExpr: Expr): Ref {

@@ -155,8 +155,11 @@ describe('int8 convolutions (im2row + integer GEMM)', () => {
     { name: '3×3 asymmetric pads stride 1 (interior and border runs), per channel, u8', C: 3, OC: 4, G: 1, k: 3, pads: [2, 0, 0, 1], strides: [1, 1], act: 'u8' as const },
     { name: '5×5 pad 2, window wider than the interior, per channel, i8', C: 2, OC: 3, G: 1, k: 5, pads: [2, 2, 2, 2], strides: [1, 1], act: 'i8' as const },
     { name: '1×1, 2 groups, per tensor, i8', C: 4, OC: 6, G: 2, k: 1, pads: [0, 0, 0, 0], strides: [1, 1], act: 'i8' as const },
+    // window rows copied as one piece of 4 + 2 + 1 bytes, and of 8 + 1
+    { name: '7×7 pad 1 on 12×13, interior rows copied whole, u8', C: 2, OC: 3, G: 1, k: 7, pads: [1, 1, 1, 1], strides: [1, 1], act: 'u8' as const, H: 12, W: 13 },
+    { name: '9×9 stride 2 on 12×13, interior rows copied whole, i8', C: 2, OC: 3, G: 1, k: 9, pads: [0, 2, 0, 2], strides: [2, 2], act: 'i8' as const, H: 12, W: 13 },
   ])('$name', async (c) => {
-    const [H, W] = [7, 6];
+    const [H, W] = [c.H ?? 7, c.W ?? 6];
     const Cg = c.C / c.G;
     const wShape = [c.OC, Cg, c.k, c.k];
     const wq = ints(31, c.OC * Cg * c.k * c.k, -127, 127);
