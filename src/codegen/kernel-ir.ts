@@ -186,11 +186,29 @@ export const sub = (a: Expr, b: Expr): Expr => bin('sub', a, b);
 export const mul = (a: Expr, b: Expr): Expr => bin('mul', a, b);
 export const div = (a: Expr, b: Expr): Expr => bin('div', a, b);
 
-/** Σ idx[i]·strides[i] + offset: the element index of a strided view. */
+/**
+ * Σ idx[i]·strides[i] + offset: the element index of a strided view. Adjacent indices
+ * `x / c, x % c` with strides `c·s, s` (a flattened loop split back into two dims) become `x·s`,
+ * since (x / c)·c + x % c = x for truncating division.
+ */
 export function linear(idx: readonly Expr[], strides: readonly number[], offset = 0): Expr {
   let e: Expr = i32(offset);
-  idx.forEach((x, i) => { if (strides[i] !== 0) e = add(e, mul(x, i32(strides[i]!))); });
+  for (let i = 0; i < idx.length; i++) {
+    const [x, y] = [idx[i]!, idx[i + 1]];
+    if (y && strides[i + 1] !== 0 && splitPair(x, y, strides[i]! / strides[i + 1]!)) {
+      e = add(e, mul((x as Extract<Expr, { k: 'bin' }>).a, i32(strides[i + 1]!)));
+      i++;
+      continue;
+    }
+    if (strides[i] !== 0) e = add(e, mul(x, i32(strides[i]!)));
+  }
   return e;
+}
+
+/** Whether `q, r` are `x / c, x % c` for one expression x and the constant c. */
+function splitPair(q: Expr, r: Expr, c: number): boolean {
+  return q.k === 'bin' && q.op === 'div' && r.k === 'bin' && r.op === 'rem'
+    && q.b.k === 'const' && r.b.k === 'const' && q.b.value === c && r.b.value === c && printExpr(q.a) === printExpr(r.a);
 }
 
 // ---- statement builders ----------------------------------------------------------------------

@@ -481,14 +481,18 @@ const conv: Rule = {
       const cv = colVal;
       bRead = (cx, o, k, n) => cx.read(cv, [o[0]!, o[1]!, k, n[0]!, n[1]!]);
     }
+    // an output row that is not a whole number of vectors (narrow or odd widths) runs as one
+    // flattened OH·OW loop, split back into (oh, ow) where it indexes (linear() folds the pair)
+    const flat = OH > 1 && OW % 4 !== 0;
+    const spatial = (n: readonly Expr[]): Expr[] => (flat ? [bin('div', n[0]!, i32(OW)), bin('rem', n[0]!, i32(OW))] : [...n]);
     const emit = contraction({
-      outer: [N, G], M: OCg, K: Kc, inner: [OH, OW],
+      outer: [N, G], M: OCg, K: Kc, inner: flat ? [OH * OW] : [OH, OW],
       a: (cx, o, m, k) => {
         const oc = bin('add', bin('mul', o[1]!, i32(OCg)), m);
         return wq ? wq(cx, wIdx(oc, k)) : cx.read(w, [oc, k]);
       },
-      b: bRead,
-      outIdx: (o, m, n) => outIdx(o[0]!, bin('add', bin('mul', o[1]!, i32(OCg)), m), n[0]!, n[1]!),
+      b: (cx, o, k, n) => bRead(cx, o, k, spatial(n)),
+      outIdx: (o, m, n) => { const [oh, ow] = spatial(n) as [Expr, Expr]; return outIdx(o[0]!, bin('add', bin('mul', o[1]!, i32(OCg)), m), oh, ow); },
       epilogue: bias ? (cx, o, m, _n, acc) => bin('add', acc, cx.read(bias, [bin('add', bin('mul', o[1]!, i32(OCg)), m)])) : undefined,
     });
     return [{ k: 'pending', op: wq ? 'Conv.dqw' : 'Conv', emit, inputs: [colVal ?? x, ...(wq ? [] : [w]), ...(bias ? [bias] : [])] }];
@@ -509,19 +513,39 @@ function pool(kind: 'max' | 'avg'): Rule {
       const dims = x.shape.slice(2).map((d, i) => windowDim(wa, i, d));
       const out = c.outShapes[0]!;
       const includePad = kind === 'avg' && getAttr<number>(c.node, 'count_include_pad') === 1;
-      const emit: AnchorEmit = (cx, store) => loopNest('i', out, (idx) => {
+      // output positions whose whole window is inside the input (per spatial dim: [lo, hi)) run
+      // without bounds tests, vectorized along the last dim; the border keeps the tests
+      const inner = dims.map((d, i) => {
+        const [k, st, dl, size] = [wa.kernel[i]!, wa.strides[i]!, wa.dilations[i]!, x.shape[2 + i]!];
+        const lo = Math.min(out[2 + i]!, Math.ceil(d.begin / st));
+        return { lo, hi: Math.max(lo, Math.min(out[2 + i]!, Math.floor((size - 1 - (k - 1) * dl + d.begin) / st) + 1)) };
+      });
+      const windowAt = (cx: Emit, idx: readonly Expr[], store: (idx: readonly Expr[], value: Expr) => Stmt[], checked: boolean): Stmt[] => {
         const ks = wa.kernel.map((_, i) => v(`kk${i}`));
         const pos = ks.map((kk, i) => bin('add', bin('sub', bin('mul', idx[2 + i]!, i32(wa.strides[i]!)), i32(dims[i]!.begin)), bin('mul', kk, i32(wa.dilations[i]!))));
         const inside = pos.map((p, i) => bin('and', bin('ge', p, i32(0)), bin('lt', p, i32(x.shape[2 + i]!)))).reduce((a, b) => bin('and', a, b));
         const acc = v('acc', F32);
-        const update: Stmt[] = [if_(inside, cx.scope(() => {
+        const counted = kind === 'avg' && checked && !includePad;
+        const add = cx.scope(() => {
           const xv = cx.read(x, [idx[0]!, idx[1]!, ...pos]);
-          return kind === 'max' ? [set('acc', bin('max', acc, xv))] : [set('acc', bin('add', acc, xv)), set('cnt', bin('add', v('cnt', F32), f32(1)))];
-        }))];
-        let inner = update;
-        for (let i = ks.length - 1; i >= 0; i--) inner = [loop(`kk${i}`, wa.kernel[i]!, inner)];
-        const result = kind === 'max' ? acc : bin('div', acc, includePad ? f32(numel(wa.kernel)) : v('cnt', F32));
-        return [decl('acc', f32(kind === 'max' ? -Infinity : 0)), ...(kind === 'avg' ? [decl('cnt', f32(0))] : []), ...inner, ...cx.scope(() => store(idx, result))];
+          return kind === 'max' ? [set('acc', bin('max', acc, xv))] : [set('acc', bin('add', acc, xv)), ...(counted ? [set('cnt', bin('add', v('cnt', F32), f32(1)))] : [])];
+        });
+        let body: Stmt[] = checked ? [if_(inside, add)] : add;
+        for (let i = ks.length - 1; i >= 0; i--) body = [loop(`kk${i}`, wa.kernel[i]!, body)];
+        const result = kind === 'max' ? acc : bin('div', acc, counted ? v('cnt', F32) : f32(numel(wa.kernel)));
+        return [decl('acc', f32(kind === 'max' ? -Infinity : 0)), ...(counted ? [decl('cnt', f32(0))] : []), ...body, ...cx.scope(() => store(idx, result))];
+      };
+      const last = out.length - 1;
+      const emit: AnchorEmit = (cx, store) => loopNest('i', out.slice(0, last), (idx) => {
+        const row = (checked: boolean, from: number, to: number, hint: LoopHint): Stmt[] => (from >= to ? []
+          : [loop(`i${last}`, to, cx.scope(() => windowAt(cx, [...idx, v(`i${last}`)], store, checked)), hint, from)]);
+        const { lo, hi } = inner[last - 2]!;
+        const rowInside = [...row(true, 0, lo, {}), ...row(false, lo, hi, { vector: 4 }), ...row(true, hi, out[last]!, {})];
+        if (sp === 1) return rowInside;
+        // 2-D: rows whose windows reach past the top or bottom take the checked path whole
+        const { lo: rlo, hi: rhi } = inner[0]!;
+        const oh = idx[2]!;
+        return [if_(bin('and', bin('ge', oh, i32(rlo)), bin('lt', oh, i32(rhi))), rowInside, row(true, 0, out[last]!, {}))];
       }, () => ({ parallel: true }));
       return [{ k: 'pending', op: opName(c.node), emit, inputs: [x] }];
     },

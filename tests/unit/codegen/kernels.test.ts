@@ -123,8 +123,14 @@ describe('windows, reductions and normalizations', () => {
     ['MaxPool', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }],
     ['AveragePool', { kernel_shape: [2, 2], strides: [2, 2] }],
     ['GlobalAveragePool', {}],
-  ] as [string, Attrs][])('%s', async (op, attrs) => {
-    const x = rand(1, [2, 3, 7, 6]);
+    // interior (no bounds tests, vectorized along the width) next to border rows and columns
+    ['MaxPool', { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 2, 0, 1] }, [1, 2, 9, 14]],
+    ['MaxPool', { kernel_shape: [2, 3], strides: [2, 1], dilations: [2, 1], ceil_mode: 1 }, [1, 2, 9, 13]],
+    ['AveragePool', { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }, [1, 2, 8, 11]],
+    ['AveragePool', { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 1 }, [1, 2, 8, 11]],
+    ['MaxPool', { kernel_shape: [4], strides: [1], pads: [2, 1] }, [2, 3, 15]],
+  ] as [string, Attrs, number[]?][])('%s %j', async (op, attrs, shape = [2, 3, 7, 6]) => {
+    const x = rand(1, shape);
     expect((await check(opGraph(op, [x], [], attrs), [x], 2)).err).toBeLessThan(TOL);
   });
 
