@@ -34,6 +34,12 @@ const MODELS: { name: string; data: string; args?: string[] }[] = [
   { name: 'public/silero-vad-v3-micro', data: 'data', args: ['--dim', 'samples=4000'] },
   // linear Resize, Tile
   { name: 'public/ssd-mobilenetv1-025-256', data: 'data' },
+  { name: 'public/cifar10-cnn', data: 'data' },
+  { name: 'public/yamnet256-esc10', data: 'data' },
+  { name: 'public/mobilenetv2-035-128', data: 'data' },
+  // 3×3 convolutions on 7 × 2 maps (the flattened spatial loop), MaxPool interiors
+  { name: 'public/speechcommands-squeezenet', data: 'data' },
+  { name: 'public/ultraface-rfb-320', data: 'data' },
 ];
 
 describe.skipIf(!HAS_SHARED)('corpus models compiled for wasm match the reference', () => {
