@@ -20,7 +20,7 @@ import {
 import { resizeTables } from '../../interp/kernels/resize.js';
 import { type Attention, attentionKernel } from './attention.js';
 import { ELEMENTWISE, powByConstant } from './elementwise.js';
-import { type AnchorEmit, type Emit, type Form, type Lowering, type TVal, broadcastIdx, cannotLower } from './lowering.js';
+import { type AnchorEmit, type Buf, type Emit, type Form, type Lowering, type TVal, broadcastIdx, cannotLower } from './lowering.js';
 import {
   type IntGemm, type IntOperands, type WeightLookup, type WeightQuant, combinedScale, dequantizeExpr, intGemm, paramVals, qparams, quantizeExpr,
   scaled, weightReader, zeroCorrection,
@@ -169,7 +169,16 @@ interface Contraction {
   b(cx: Emit, o: readonly Expr[], k: Expr, n: readonly Expr[]): Expr;
   outIdx(o: readonly Expr[], m: Expr, n: readonly Expr[]): Expr[];
   epilogue?(cx: Emit, o: readonly Expr[], m: Expr, n: readonly Expr[], acc: Expr): Expr;
+  /**
+   * Scratch for a [K, PANEL] f32 panel of B (one inner dim): B is costly to read (a packed weight
+   * dequantized element by element), so each panel of PANEL columns is computed once and every
+   * m tile reads it, instead of each m tile computing it again.
+   */
+  readonly panel?: Buf;
 }
+
+/** Columns of B per panel (the register tile's width). */
+const PANEL = 8;
 
 /**
  * Loops o…, m, n…, k with the accumulator in a register: the last n loop is vectorized (4 lanes)
@@ -179,18 +188,35 @@ function contraction(c: Contraction): AnchorEmit {
   return (cx, out) => {
     const o = c.outer.map((_, i) => v(`o${i}`));
     const m = v('m');
-    const n = c.inner.map((_, i) => v(`n${i}`));
     const k = v('k');
     const acc = v('acc', F32);
-    let body: Stmt[] = [
+    const tile = (n: readonly Expr[], b: (k: Expr) => Expr): Stmt[] => [
       decl('acc', f32(0)),
-      loop('k', c.K, [set('acc', bin('add', acc, bin('mul', c.a(cx, o, m, k), c.b(cx, o, k, n))))]),
+      loop('k', c.K, [set('acc', bin('add', acc, bin('mul', c.a(cx, o, m, k), b(k))))]),
       ...cx.scope(() => out(c.outIdx(o, m, n), c.epilogue ? c.epilogue(cx, o, m, n, acc) : acc)),
     ];
-    for (let d = c.inner.length - 1; d >= 0; d--) {
-      body = [loop(`n${d}`, c.inner[d]!, body, d === c.inner.length - 1 ? { vector: 4, jam: 2 } : {})];
+    const mLoop = (body: Stmt[]) => loop('m', c.M, body, c.M >= 4 ? { jam: 4, parallel: true } : { parallel: true });
+    const nLast = c.inner.length - 1;
+    const N = c.inner[nLast]!;
+    const panels = c.panel && c.inner.length === 1 && c.M >= 4 ? Math.floor(N / PANEL) : 0;
+    // the columns the panels do not cover (all of them without panels) read B directly
+    const n = c.inner.map((_, i) => v(`n${i}`));
+    let body = tile(n, (kk) => c.b(cx, o, kk, n));
+    for (let d = nLast; d >= 0; d--) {
+      body = [loop(`n${d}`, c.inner[d]!, body, d === nLast ? { vector: 4, jam: 2 } : {}, d === nLast ? panels * PANEL : 0)];
     }
-    body = [loop('m', c.M, body, c.M >= 4 ? { jam: 4, parallel: true } : { parallel: true })];
+    body = panels * PANEL === N ? [] : [mLoop(body)];
+    if (panels > 0) {
+      const p = cx.use(c.panel!, 'write');
+      cx.use(c.panel!, 'read');
+      const j = v('j');
+      const col = [bin('add', bin('mul', v('nb'), i32(PANEL)), j)];
+      const at = (kk: Expr) => bin('add', bin('mul', kk, i32(PANEL)), j);
+      body = [loop('nb', panels, [
+        loop('k', c.K, [loop('j', PANEL, cx.scope(() => [store(p, at(k), c.b(cx, o, k, col))]), { vector: 4 })]),
+        mLoop([loop('j', PANEL, tile(col, (kk) => load(p, at(kk), F32)), { vector: 4, jam: 2 })]),
+      ]), ...body];
+    }
     for (let d = c.outer.length - 1; d >= 0; d--) body = [loop(`o${d}`, c.outer[d]!, body, { parallel: true })];
     return body;
   };
@@ -289,7 +315,7 @@ const matmul: Rule = {
     // inside a fused attention the scores are never computed by this kernel: no Kᵀ copy for it
     const b = wq || c.inAttention ? b0 : unitStrideLast(c, b0, M);
     const emit = contraction({
-      outer, M, K, inner: [N],
+      outer, M, K, inner: [N], ...(wq && M >= 4 && N >= PANEL ? { panel: c.lw.buffer('activation', 'f32', K * PANEL) } : {}),
       a: (cx, o, m, k) => cx.read(a0, [...broadcastIdx(o, a0.shape.slice(0, -2), outer), m, k]),
       b: wq ? (cx, _o, k, n) => wq(cx, [k, n[0]!]) : (cx, o, k, n) => cx.read(b, [...broadcastIdx(o, b.shape.slice(0, -2), outer), k, n[0]!]),
       outIdx: (o, m, n) => [...o, m, n[0]!],
@@ -357,7 +383,7 @@ const gemm: Rule = {
     const bT = transB && !bConst;
     const bAt = (k: Expr, n: Expr) => (bT ? [n, k] : [k, n]);
     const emit = contraction({
-      outer: [], M, K, inner: [N],
+      outer: [], M, K, inner: [N], ...(wq && M >= 4 && N >= PANEL ? { panel: c.lw.buffer('activation', 'f32', K * PANEL) } : {}),
       a: (cx, _o, m, k) => cx.read(a!, transA ? [k, m] : [m, k]),
       b: wq ? (cx, _o, k, n) => wq(cx, bAt(k, n[0]!)) : (cx, _o, k, n) => cx.read(b, bAt(k, n[0]!)),
       outIdx: (_o, m, n) => [m, n[0]!],

@@ -198,8 +198,12 @@ describe('weight-only int4 GEMMs (w4a16)', () => {
   it.each([
     { name: 'MatMul i4, groups of 16 along K = 37 (short last group)', gemm: false, storage: 'i4' as const, K: 37, N: 9, group: 16 },
     { name: 'Gemm transB u4 with zero points, groups of 8 along K = 21', gemm: true, storage: 'u4' as const, K: 21, N: 5, group: 8 },
+    // M ≥ 4: B is dequantized once per panel of 8 columns into scratch and read by every m tile;
+    // the columns past the last whole panel (and rows past the last tile of 4) take the direct path
+    { name: 'MatMul i4, 6 rows, N = 9 (one panel + 1 column)', gemm: false, storage: 'i4' as const, K: 37, N: 9, group: 16, M: 6 },
+    { name: 'Gemm transB u4, 5 rows, N = 21 (two panels + 5 columns)', gemm: true, storage: 'u4' as const, K: 21, N: 21, group: 8, M: 5 },
   ])('$name', async (c) => {
-    const M = 3;
+    const M = c.M ?? 3;
     const [lo, hi] = c.storage === 'i4' ? [-8, 7] : [0, 15];
     const groups = Math.ceil(c.K / c.group);
     const wShape = c.gemm ? [c.N, c.K] : [c.K, c.N];
@@ -219,6 +223,8 @@ describe('weight-only int4 GEMMs (w4a16)', () => {
     const weights = program.buffers.filter((b) => b.kind === 'weight');
     expect(weights.filter((b) => b.elem === c.storage).map((b) => b.bytes)).toEqual([Math.ceil((c.K * c.N) / 2)]);
     expect(weights.some((b) => b.elem === 'f32' && b.size === c.K * c.N)).toBe(false);
+    const panel = program.dispatches[0]!.kernel.params.some((p) => p.elem === 'f32' && p.size === c.K * 8 && p.access === 'readwrite');
+    expect(panel).toBe(M >= 4 && c.N >= 8);
   });
 });
 
