@@ -175,6 +175,8 @@ interface Contraction {
    * m tile reads it, instead of each m tile computing it again.
    */
   readonly panel?: Buf;
+  /** The same for A (a packed weight as Conv's A operand): [4, K] f32, the rows of one m tile. */
+  readonly panelA?: Buf;
 }
 
 /** Columns of B per panel (the register tile's width). */
@@ -190,12 +192,20 @@ function contraction(c: Contraction): AnchorEmit {
     const m = v('m');
     const k = v('k');
     const acc = v('acc', F32);
+    // A's rows of the m tile dequantized once into the A panel, read by every n column
+    const aRow = bin('mul', bin('rem', m, i32(4)), i32(c.K));
+    const aAt = c.panelA && c.M >= 4
+      ? (kk: Expr) => load(cx.use(c.panelA!, 'read'), bin('add', aRow, kk), F32)
+      : (kk: Expr) => c.a(cx, o, m, kk);
+    const aPack: Stmt[] = c.panelA && c.M >= 4
+      ? [loop('k', c.K, cx.scope(() => [store(cx.use(c.panelA!, 'write'), bin('add', aRow, k), c.a(cx, o, m, k))]), { vector: 4 })]
+      : [];
     const tile = (n: readonly Expr[], b: (k: Expr) => Expr): Stmt[] => [
       decl('acc', f32(0)),
-      loop('k', c.K, [set('acc', bin('add', acc, bin('mul', c.a(cx, o, m, k), b(k))))]),
+      loop('k', c.K, [set('acc', bin('add', acc, bin('mul', aAt(k), b(k))))]),
       ...cx.scope(() => out(c.outIdx(o, m, n), c.epilogue ? c.epilogue(cx, o, m, n, acc) : acc)),
     ];
-    const mLoop = (body: Stmt[]) => loop('m', c.M, body, c.M >= 4 ? { jam: 4, parallel: true } : { parallel: true });
+    const mLoop = (body: Stmt[]) => loop('m', c.M, [...aPack, ...body], c.M >= 4 ? { jam: 4, parallel: true } : { parallel: true });
     const nLast = c.inner.length - 1;
     const N = c.inner[nLast]!;
     const panels = c.panel && c.inner.length === 1 && c.M >= 4 ? Math.floor(N / PANEL) : 0;
@@ -513,6 +523,7 @@ const conv: Rule = {
     const spatial = (n: readonly Expr[]): Expr[] => (flat ? [bin('div', n[0]!, i32(OW)), bin('rem', n[0]!, i32(OW))] : [...n]);
     const emit = contraction({
       outer: [N, G], M: OCg, K: Kc, inner: flat ? [OH * OW] : [OH, OW],
+      ...(wq && OCg >= 4 && OH * OW >= PANEL ? { panelA: c.lw.buffer('activation', 'f32', 4 * Kc) } : {}),
       a: (cx, o, m, k) => {
         const oc = bin('add', bin('mul', o[1]!, i32(OCg)), m);
         return wq ? wq(cx, wIdx(oc, k)) : cx.read(w, [oc, k]);

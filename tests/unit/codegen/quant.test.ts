@@ -228,6 +228,30 @@ describe('weight-only int4 GEMMs (w4a16)', () => {
   });
 });
 
+describe('weight-only int4 convolution', () => {
+  it.each([
+    { name: '6 channels (one tile of 4 + 2), 3×3 pad 1, i4 per channel', OC: 6, storage: 'i4' as const },
+    { name: '3 channels (no tile), u4 with zero points', OC: 3, storage: 'u4' as const },
+  ])('$name', async (c) => {
+    const [C, H, W, k] = [3, 5, 7, 3];
+    const [lo, hi] = c.storage === 'i4' ? [-8, 7] : [0, 15];
+    const codes = ints(61, c.OC * C * k * k, lo, hi);
+    const scale = uniform(62, c.OC, 0.01, 0.05);
+    const zero = c.storage === 'u4' ? ints(63, c.OC, 6, 9) : new Array(c.OC).fill(0);
+    const x = rand(64, [1, C, H, W]);
+    const g = graphOf((b) => {
+      const w = qconst(b, 'w', c.storage, [c.OC, C, k, k], codes, scale, zero, { axis: 0 });
+      b.output(b.op('onnx.Conv', [b.input('x', tensorType('f32', [1, C, H, W])), w], { kernel_shape: [k, k], pads: [1, 1, 1, 1] }));
+    });
+    const { got, program } = await compileRun(g, [x]);
+    expect(relError(got, run(g, [x]))).toBeLessThan(1e-5);
+    // with a tile of 4 output channels, their weight rows are dequantized once into a [4, K] panel
+    const conv = program.dispatches.find((d) => d.kernel.summary.startsWith('Conv'))!;
+    const panel = conv.kernel.params.some((p) => p.elem === 'f32' && p.size === 4 * C * k * k && p.access === 'readwrite');
+    expect(panel).toBe(c.OC >= 4);
+  });
+});
+
 describe('fake-quant pairs', () => {
   it('q.dequantize(q.quantize(x)) before Softmax is fused and bit-exact, rounding ties to even', async () => {
     const s = 0.125;
