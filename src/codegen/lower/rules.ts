@@ -431,6 +431,48 @@ const conv: Rule = {
     const Kc = Cg * KH * KW;
     const xIdx = (n: Expr, ch: Expr, ih: Expr, iw: Expr): Expr[] => (sp === 1 ? [n, ch, iw] : [n, ch, ih, iw]);
     const outIdx = (n: Expr, oc: Expr, oh: Expr, ow: Expr): Expr[] => (sp === 1 ? [n, oc, ow] : [n, oc, oh, ow]);
+    /** The first and one-past-last output index along a dim whose whole window is inside the input. */
+    const insideRange = (size: number, k: number, st: number, dl: number, pad: number, outN: number) => {
+      const lo = Math.min(outN, Math.ceil(pad / st));
+      return { lo, hi: Math.max(lo, Math.min(outN, Math.floor((size - 1 - (k - 1) * dl + pad) / st) + 1)) };
+    };
+    /**
+     * Depthwise (one input and one output channel per group): a direct weighted window sum, no
+     * im2col (which copied the input KH·KW times for a K of KH·KW). Output positions whose window
+     * is inside the input run without bounds tests, vectorized along the width.
+     */
+    const depthwise = (): Form => {
+      const wqr = c.wq ? weightReader(c.wq, c.constVal, w0.name) : undefined;
+      const wc = wqr ? undefined : c.constVal(wt, `${w0.name}.dw`);
+      const wAt = (cx: Emit, ch: Expr, kh: Expr, kw: Expr): Expr => {
+        const idx = sp === 1 ? [ch, i32(0), kw] : [ch, i32(0), kh, kw];
+        return wqr ? wqr(cx, idx) : cx.read(wc!, idx);
+      };
+      const cols = insideRange(W, KW, SW, DW, PW, OW);
+      const rows = insideRange(H, KH, SH, DH, PH, OH);
+      const emit: AnchorEmit = (cx, out) => loopNest('d', [N, C], ([n, ch]) => {
+        const oh = v('oh');
+        const at = (ow: Expr, checked: boolean): Stmt[] => {
+          const [kh, kw] = [v('kh'), v('kw')];
+          const ih = bin('add', bin('sub', bin('mul', oh, i32(SH)), i32(PH)), bin('mul', kh, i32(DH)));
+          const iw = bin('add', bin('sub', bin('mul', ow, i32(SW)), i32(PW)), bin('mul', kw, i32(DW)));
+          const inside = bin('and', bin('and', bin('ge', ih, i32(0)), bin('lt', ih, i32(H))), bin('and', bin('ge', iw, i32(0)), bin('lt', iw, i32(W))));
+          // the input is read only inside the test: outside the image its index is not in the buffer
+          const term = () => cx.scope(() => [set('acc', bin('add', v('acc', F32), bin('mul', wAt(cx, ch!, kh, kw), cx.read(x, xIdx(n!, ch!, ih, iw)))))]);
+          const acc = v('acc', F32);
+          return [
+            decl('acc', f32(0)),
+            loop('kh', KH, [loop('kw', KW, checked ? [if_(inside, term())] : term())]),
+            ...cx.scope(() => out(outIdx(n!, ch!, oh, ow), bias ? bin('add', acc, cx.read(bias, [ch!])) : acc)),
+          ];
+        };
+        const run = (checked: boolean, from: number, to: number, hint: LoopHint): Stmt[] => (from >= to ? []
+          : [loop('ow', to, at(v('ow'), checked), hint, from)]);
+        const inner = [...run(true, 0, cols.lo, {}), ...run(false, cols.lo, cols.hi, { vector: 4 }), ...run(true, cols.hi, OW, {})];
+        return [loop('oh', OH, [if_(bin('and', bin('ge', oh, i32(rows.lo)), bin('lt', oh, i32(rows.hi))), inner, run(true, 0, OW, {}))], { parallel: true })];
+      }, () => ({ parallel: true }));
+      return { k: 'pending', op: wqr ? 'DepthwiseConv.dqw' : 'DepthwiseConv', emit, inputs: [x, ...(bias ? [bias] : [])] };
+    };
     if (c.int) {
       // im2row: the codes of each output pixel's window, K contiguous, padding = the zero point
       const iq = c.int;
@@ -485,6 +527,7 @@ const conv: Rule = {
       });
       return [{ k: 'pending', op: 'Conv.int8', emit, inputs: bias ? [bias] : [] }];
     }
+    if (Cg === 1 && OCg === 1) return [depthwise()];
     const wq = c.wq ? weightReader(c.wq, c.constVal, w0.name) : undefined;
     const w = c.constVal(wt.reshape([OC, Kc]), `${w0.name}.2d`);
     // the original weight index [oc, ch, (kh,) kw] of row oc, column k of the [OC, Kc] view

@@ -69,10 +69,24 @@ describe('contractions', () => {
     expect(program.dispatches.map((d) => d.kernel.summary)).toEqual(['Gemm+Relu']);
   });
 
+  it('depthwise Conv + bias + Relu is one direct kernel (no im2col)', async () => {
+    const x = rand(1, [1, 6, 10, 14]);
+    const g = graphOf((b) => {
+      const y = b.op('onnx.Conv', [b.input('x', tensorType('f32', [1, 6, 10, 14])), b.constant('w', rand(2, [6, 1, 3, 3])), b.constant('c', rand(3, [6]))], { group: 6, pads: [1, 1, 1, 1] });
+      b.output(b.op('onnx.Relu', [y]));
+    });
+    const { err, program } = await check(g, [x]);
+    expect(err).toBeLessThan(TOL);
+    expect(program.dispatches.map((d) => d.kernel.summary)).toEqual(['DepthwiseConv+Relu']);
+  });
+
   it.each([
     ['3x3 pad 1', [1, 3, 7, 9], [4, 3, 3, 3], { pads: [1, 1, 1, 1] }],
     ['stride 2, groups 2', [2, 4, 9, 7], [6, 2, 3, 3], { strides: [2, 2], group: 2 }],
     ['depthwise', [1, 5, 6, 6], [5, 1, 3, 3], { group: 5, pads: [1, 1, 1, 1] }],
+    ['depthwise stride 2, asymmetric pads, wide rows', [2, 3, 9, 21], [3, 1, 3, 3], { group: 3, pads: [0, 1, 2, 1], strides: [2, 2] }],
+    ['depthwise dilated 5×3', [1, 2, 11, 13], [2, 1, 5, 3], { group: 2, pads: [2, 2, 2, 2], dilations: [1, 2] }],
+    ['depthwise 1-D', [1, 4, 19], [4, 1, 5], { group: 4, pads: [2, 2] }],
     ['1x1', [2, 6, 5, 3], [7, 6, 1, 1], {}],
     ['1-D', [1, 3, 11], [2, 3, 3], { pads: [1, 1] }],
   ] as [string, number[], number[], Attrs][])('Conv %s', async (_n, xs, ws, attrs) => {
