@@ -37,12 +37,13 @@ const byName = new Map(program.buffers.map((b) => [b.name, b]));
  * and again with every kernel exported, called one by one from JS with a timer around each:
  * per-kernel times in context (caches as the real sequence leaves them).
  */
-const whole = renderProgram(program);
 const saved = binaryen.getDebugInfo();
 binaryen.setDebugInfo(true); // keeps the function names in the binary's name section
+let whole: Uint8Array;
 let split: Uint8Array;
 try {
-  const m = binaryen.readBinary(renderProgram(program).binary);
+  whole = renderProgram(program).binary;
+  const m = binaryen.readBinary(whole);
   m.setFeatures(binaryen.Features.All);
   const present = new Set(Array.from({ length: m.getNumFunctions() }, (_, i) => binaryen.getFunctionInfo(m.getFunctionByIndex(i)).name));
   for (const [i, d] of program.dispatches.entries()) {
@@ -55,7 +56,7 @@ try {
   binaryen.setDebugInfo(saved);
 }
 const manifest = manifestOf(program, 'model.wasm');
-const all = await instantiateRaw(manifest, whole.binary, program.weights);
+const all = await instantiateRaw(manifest, whole, program.weights);
 const parts = await instantiateRaw(manifest, split, program.weights);
 const inputs = sampleInputs();
 /** Inputs are written before every run, as the runtime does: the arena may reuse an input's bytes after its last read. */

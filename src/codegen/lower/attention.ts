@@ -11,7 +11,7 @@ import type { Node, Value } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { getAttr } from '../../ir/registry.js';
 import { type Expr, type Stmt, F32, bin, decl, f32, i32, let_, load, loop, loopNest, set, store, un, v } from '../kernel-ir.js';
-import { type AnchorEmit, type Emit, type Form, type TVal, broadcastIdx } from './lowering.js';
+import { type AnchorEmit, type Form, type Lowering, type TVal, broadcastIdx } from './lowering.js';
 import type { IntOperands } from './quant.js';
 
 /** The nodes of one attention pattern, keyed by its P·V MatMul. */
@@ -83,8 +83,8 @@ export interface AttentionVals {
   readonly probs: TVal;
   readonly a: TVal;
   readonly out: readonly number[];
-  /** Scratch buffers: one score row, and Kᵀ packed to unit stride (when it is strided). */
-  scratch(elems: number): { name: string; use: (cx: Emit, access: 'read' | 'write') => string };
+  /** Allocates the scratch buffers: the score rows, and Kᵀ packed to unit stride (when it is strided). */
+  readonly lw: Lowering;
 }
 
 /** The fused kernel: loops o…, m; per row the scores, the softmax passes, then the row times V. */
@@ -98,12 +98,12 @@ export function attentionKernel(p: AttentionVals): Form {
   // a scratch row per query row when the head's score block is small (≤ 256 KiB), so four rows
   // run jammed (a 4-row register tile: each Kᵀ and V vector loaded once for four rows)
   const rowsJammed = M >= 4 && M * T <= 65536 ? 4 : 1;
-  const row = p.scratch(rowsJammed > 1 ? M * T : T);
-  const kp = packed ? p.scratch(dk * T) : undefined;
+  const row = p.lw.buffer('activation', 'f32', rowsJammed > 1 ? M * T : T);
+  const kp = packed ? p.lw.buffer('activation', 'f32', dk * T) : undefined;
   const emit: AnchorEmit = (cx, out) => {
-    const r = row.use(cx, 'read');
-    row.use(cx, 'write');
-    const kpName = kp ? (kp.use(cx, 'read'), kp.use(cx, 'write')) : undefined;
+    cx.use(row, 'read');
+    const r = cx.use(row, 'write');
+    const kpName = kp ? (cx.use(kp, 'read'), cx.use(kp, 'write')) : undefined;
     /** Read `t` at `idx` with the pending `value` standing for `expr` (its element at `idx`). */
     const readWith = (t: TVal, idx: readonly Expr[], value: TVal, expr: Expr): Expr => {
       cx.epilogue = { value, idx, expr };

@@ -354,11 +354,7 @@ function attention(c: RuleCtx, att: Attention): Form | undefined {
     return undefined;
   }
   return attentionKernel({
-    q, kt, v: vv, scores, x, probs, a, out: c.outShapes[0]!,
-    scratch: (elems) => {
-      const b = c.lw.buffer('activation', 'f32', elems);
-      return { name: b.name, use: (cx, access) => cx.use(b, access) };
-    },
+    q, kt, v: vv, scores, x, probs, a, out: c.outShapes[0]!, lw: c.lw,
   });
 }
 
@@ -431,11 +427,6 @@ const conv: Rule = {
     const Kc = Cg * KH * KW;
     const xIdx = (n: Expr, ch: Expr, ih: Expr, iw: Expr): Expr[] => (sp === 1 ? [n, ch, iw] : [n, ch, ih, iw]);
     const outIdx = (n: Expr, oc: Expr, oh: Expr, ow: Expr): Expr[] => (sp === 1 ? [n, oc, ow] : [n, oc, oh, ow]);
-    /** The first and one-past-last output index along a dim whose whole window is inside the input. */
-    const insideRange = (size: number, k: number, st: number, dl: number, pad: number, outN: number) => {
-      const lo = Math.min(outN, Math.ceil(pad / st));
-      return { lo, hi: Math.max(lo, Math.min(outN, Math.floor((size - 1 - (k - 1) * dl + pad) / st) + 1)) };
-    };
     /**
      * Depthwise (one input and one output channel per group): a direct weighted window sum, no
      * im2col (which copied the input KH·KW times for a K of KH·KW). Output positions whose window
@@ -448,8 +439,8 @@ const conv: Rule = {
         const idx = sp === 1 ? [ch, i32(0), kw] : [ch, i32(0), kh, kw];
         return wqr ? wqr(cx, idx) : cx.read(wc!, idx);
       };
-      const cols = insideRange(W, KW, SW, DW, PW, OW);
-      const rows = insideRange(H, KH, SH, DH, PH, OH);
+      const cols = interior(W, KW, SW, DW, PW, OW);
+      const rows = interior(H, KH, SH, DH, PH, OH);
       const emit: AnchorEmit = (cx, out) => loopNest('d', [N, C], ([n, ch]) => {
         const oh = v('oh');
         const at = (ow: Expr, checked: boolean): Stmt[] => {
@@ -466,10 +457,7 @@ const conv: Rule = {
             ...cx.scope(() => out(outIdx(n!, ch!, oh, ow), bias ? bin('add', acc, cx.read(bias, [ch!])) : acc)),
           ];
         };
-        const run = (checked: boolean, from: number, to: number, hint: LoopHint): Stmt[] => (from >= to ? []
-          : [loop('ow', to, at(v('ow'), checked), hint, from)]);
-        const inner = [...run(true, 0, cols.lo, {}), ...run(false, cols.lo, cols.hi, { vector: 4 }), ...run(true, cols.hi, OW, {})];
-        return [loop('oh', OH, [if_(bin('and', bin('ge', oh, i32(rows.lo)), bin('lt', oh, i32(rows.hi))), inner, run(true, 0, OW, {}))], { parallel: true })];
+        return [loop('oh', OH, windowRow('ow', OW, cols, { row: oh, ...rows }, at), { parallel: true })];
       }, () => ({ parallel: true }));
       return { k: 'pending', op: wqr ? 'DepthwiseConv.dqw' : 'DepthwiseConv', emit, inputs: [x, ...(bias ? [bias] : [])] };
     };
@@ -483,8 +471,7 @@ const conv: Rule = {
       c.lw.settle(codes);
       // interior pixels (every window column inside the image) copy each window row as a run
       // with no bounds checks; the border columns take the general path (clamp + select)
-      const owLo = Math.min(OW, Math.ceil(PW / SW));
-      const owHi = Math.max(owLo, Math.min(OW, Math.floor((W - 1 - (KW - 1) * DW + PW) / SW) + 1));
+      const { lo: owLo, hi: owHi } = interior(W, KW, SW, DW, PW, OW);
       const [n, g, oh, ow, ch, kh, kw] = ['n', 'g', 'oh', 'ow', 'ch', 'kh', 'kw'].map((x) => v(x)) as [Expr, Expr, Expr, Expr, Expr, Expr, Expr];
       const cin = bin('add', bin('mul', g, i32(Cg)), ch);
       const rowAt = (kwE: Expr): Expr => linear([n, g, bin('add', bin('mul', oh, i32(OW)), ow), bin('add', bin('mul', bin('add', bin('mul', ch, i32(KH)), kh), i32(KW)), kwE)], contiguous(rowsShape));
@@ -581,6 +568,30 @@ const conv: Rule = {
 
 // ---- windows and reductions -------------------------------------------------------------------------
 
+/**
+ * The output indices [lo, hi) along one dim whose whole window (k taps, stride st, dilation dl,
+ * `pad` before) lies inside an input of `size`: there a window kernel needs no bounds tests.
+ */
+function interior(size: number, k: number, st: number, dl: number, pad: number, outN: number): { lo: number; hi: number } {
+  const lo = Math.min(outN, Math.ceil(pad / st));
+  return { lo, hi: Math.max(lo, Math.min(outN, Math.floor((size - 1 - (k - 1) * dl + pad) / st) + 1)) };
+}
+
+/**
+ * One output row of a window kernel over `width` positions (loop variable `name`): the interior
+ * columns unchecked and vectorized, the border columns with bounds tests. With `rows`, a row
+ * index outside the interior rows takes the checked body for the whole row.
+ */
+function windowRow(
+  name: string, width: number, cols: { lo: number; hi: number }, rows: { row: Expr; lo: number; hi: number } | undefined,
+  at: (col: Expr, checked: boolean) => Stmt[],
+): Stmt[] {
+  const run = (checked: boolean, from: number, to: number, hint: LoopHint): Stmt[] => (from >= to ? [] : [loop(name, to, at(v(name), checked), hint, from)]);
+  const inside = [...run(true, 0, cols.lo, {}), ...run(false, cols.lo, cols.hi, { vector: 4 }), ...run(true, cols.hi, width, {})];
+  if (!rows) return inside;
+  return [if_(bin('and', bin('ge', rows.row, i32(rows.lo)), bin('lt', rows.row, i32(rows.hi))), inside, run(true, 0, width, {}))];
+}
+
 function pool(kind: 'max' | 'avg'): Rule {
   return {
     kind: 'anchor',
@@ -595,11 +606,7 @@ function pool(kind: 'max' | 'avg'): Rule {
       const includePad = kind === 'avg' && getAttr<number>(c.node, 'count_include_pad') === 1;
       // output positions whose whole window is inside the input (per spatial dim: [lo, hi)) run
       // without bounds tests, vectorized along the last dim; the border keeps the tests
-      const inner = dims.map((d, i) => {
-        const [k, st, dl, size] = [wa.kernel[i]!, wa.strides[i]!, wa.dilations[i]!, x.shape[2 + i]!];
-        const lo = Math.min(out[2 + i]!, Math.ceil(d.begin / st));
-        return { lo, hi: Math.max(lo, Math.min(out[2 + i]!, Math.floor((size - 1 - (k - 1) * dl + d.begin) / st) + 1)) };
-      });
+      const inner = dims.map((d, i) => interior(x.shape[2 + i]!, wa.kernel[i]!, wa.strides[i]!, wa.dilations[i]!, d.begin, out[2 + i]!));
       const windowAt = (cx: Emit, idx: readonly Expr[], store: (idx: readonly Expr[], value: Expr) => Stmt[], checked: boolean): Stmt[] => {
         const ks = wa.kernel.map((_, i) => v(`kk${i}`));
         const pos = ks.map((kk, i) => bin('add', bin('sub', bin('mul', idx[2 + i]!, i32(wa.strides[i]!)), i32(dims[i]!.begin)), bin('mul', kk, i32(wa.dilations[i]!))));
@@ -617,15 +624,8 @@ function pool(kind: 'max' | 'avg'): Rule {
       };
       const last = out.length - 1;
       const emit: AnchorEmit = (cx, store) => loopNest('i', out.slice(0, last), (idx) => {
-        const row = (checked: boolean, from: number, to: number, hint: LoopHint): Stmt[] => (from >= to ? []
-          : [loop(`i${last}`, to, cx.scope(() => windowAt(cx, [...idx, v(`i${last}`)], store, checked)), hint, from)]);
-        const { lo, hi } = inner[last - 2]!;
-        const rowInside = [...row(true, 0, lo, {}), ...row(false, lo, hi, { vector: 4 }), ...row(true, hi, out[last]!, {})];
-        if (sp === 1) return rowInside;
-        // 2-D: rows whose windows reach past the top or bottom take the checked path whole
-        const { lo: rlo, hi: rhi } = inner[0]!;
-        const oh = idx[2]!;
-        return [if_(bin('and', bin('ge', oh, i32(rlo)), bin('lt', oh, i32(rhi))), rowInside, row(true, 0, out[last]!, {}))];
+        const at = (ow: Expr, checked: boolean) => cx.scope(() => windowAt(cx, [...idx, ow], store, checked));
+        return windowRow(`i${last}`, out[last]!, inner[last - 2]!, sp === 2 ? { row: idx[2]!, ...inner[0]! } : undefined, at);
       }, () => ({ parallel: true }));
       return [{ k: 'pending', op: opName(c.node), emit, inputs: [x] }];
     },

@@ -19,7 +19,6 @@ interface Lanes {
   min(a: Ref, b: Ref): Ref;
   max(a: Ref, b: Ref): Ref;
   abs(a: Ref): Ref;
-  nearest(a: Ref): Ref;
   /** a < b ? x : y */
   selectLt(a: Ref, b: Ref, x: Ref, y: Ref): Ref;
   /** 2^k from km = k + MAGIC (k integral in [-126, 127]): k sits in km's low mantissa bits. */
@@ -43,7 +42,6 @@ function scalarLanes(m: binaryen.Module): Lanes {
     min: (a, b) => m.f32.min(a, b),
     max: (a, b) => m.f32.max(a, b),
     abs: (a) => m.f32.abs(a),
-    nearest: (a) => m.f32.nearest(a),
     selectLt: (a, b, x, y) => m.select(m.f32.lt(a, b), x, y),
     pow2Magic: (km) => m.f32.reinterpret(m.i32.shl(m.i32.add(m.i32.reinterpret(km), m.i32.const(127)), m.i32.const(23))),
     copysign: (y, x) => m.f32.copysign(y, x),
@@ -70,7 +68,6 @@ function vectorLanes(m: binaryen.Module): Lanes {
     min: (a, b) => m.f32x4.pmin(a, b),
     max: (a, b) => m.f32x4.pmax(a, b),
     abs: (a) => m.f32x4.abs(a),
-    nearest: (a) => m.f32x4.nearest(a),
     selectLt: (a, b, x, y) => m.v128.bitselect(x, y, m.f32x4.lt(a, b)),
     pow2Magic: (km) => m.i32x4.shl(m.i32x4.add(km, i32splat(127)), m.i32.const(23)),
     copysign: (y, x) => m.v128.or(m.v128.and(y, i32splat(0x7fffffff)), m.v128.and(x, i32splat(-0x80000000))),
